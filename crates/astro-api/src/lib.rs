@@ -1,1 +1,21 @@
-//! placeholder
+//! A typed client for the Astro Platform API (and, as they are needed, the IAM API), plus the
+//! Azure Blob Storage upload protocol that Astro's DAG bundle upload URLs speak.
+//!
+//! Field names and enum values follow the public v1beta1 OpenAPI specs in `api-specs/`. Enums
+//! keep values they do not know (`Other`), and unknown fields are ignored, so a newer server
+//! never breaks an older client. The crate knows HTTP and nothing else: it reads no environment
+//! variables and prints nothing.
+
+mod client;
+mod error;
+mod retry;
+
+pub mod blob;
+pub mod models;
+pub mod platform;
+pub mod token;
+
+pub use client::{Client, ClientConfig, DEFAULT_BASE_URL};
+pub use error::{ApiError, Error, ErrorKind};
+pub use retry::RetryPolicy;
+pub use token::{ApiToken, TokenClaims, TokenError, TokenKind};
