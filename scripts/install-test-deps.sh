@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what the tests need into `.test-deps/` at the repository root.
+#
+# Idempotent: each dependency is checked first and skipped when its pinned version is there, so
+# running this on every `scripts/test.sh` costs a second or two. Works on a fresh Debian 12
+# machine as root; nothing installed here by hand is assumed to survive to CI.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+deps_dir="${ASTRO_DEPLOY_TEST_DEPS:-$repo_root/.test-deps}"
+
+# Azurite 3.36+ requires Node.js >= 21; 3.35.0 is the newest release that runs on Node.js 20.
+AZURITE_VERSION="3.35.0"
+
+die() {
+    echo "install-test-deps: error: $*" >&2
+    exit 1
+}
+
+report() {
+    printf 'install-test-deps: %-10s %s\n' "$1" "$2"
+}
+
+apt_updated=false
+
+# Installs Debian packages when a command is missing (as root on Debian, like CI's machines).
+ensure_command() {
+    local command_name="$1"
+    shift
+    command -v "$command_name" >/dev/null 2>&1 && return
+    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+        die "$command_name is not on PATH; install the Debian packages: $*"
+    fi
+    if [[ "$apt_updated" == false ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+        apt_updated=true
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 ||
+        die "apt-get install $* failed"
+    command -v "$command_name" >/dev/null 2>&1 ||
+        die "installed $* but $command_name is still not on PATH"
+    report "$command_name" "installed (apt: $*)"
+}
+
+# --- Azurite: a real Azure Blob Storage server (npm) -------------------------------------------
+install_azurite() {
+    local bin="$deps_dir/node_modules/.bin/azurite-blob"
+    local manifest="$deps_dir/node_modules/azurite/package.json"
+
+    if [[ -x "$bin" && -f "$manifest" ]] &&
+        grep -q "\"version\": \"$AZURITE_VERSION\"" "$manifest"; then
+        report azurite "present ($AZURITE_VERSION)"
+        return
+    fi
+
+    ensure_command node nodejs
+    ensure_command npm npm
+    mkdir -p "$deps_dir"
+    if ! npm install --prefix "$deps_dir" "azurite@$AZURITE_VERSION" \
+        --no-audit --no-fund --loglevel=error >&2; then
+        die "npm install azurite@$AZURITE_VERSION into $deps_dir failed"
+    fi
+    [[ -x "$bin" ]] || die "azurite@$AZURITE_VERSION installed but $bin is missing"
+    report azurite "installed ($AZURITE_VERSION)"
+}
+
+# --- The list of dependencies -------------------------------------------------------------------
+# Add one `install_<name>` function above and its name here. Planned: an OCI registry
+# (Debian `docker-registry`) and image tools (`skopeo`, `umoci`, `buildah`).
+DEPENDENCIES=(
+    install_azurite
+)
+
+for install in "${DEPENDENCIES[@]}"; do
+    "$install"
+done
