@@ -1,0 +1,165 @@
+//! Errors of a deploy, each with the kind of failure it is and a hint for the fix.
+
+use std::time::Duration;
+
+use astro_api::blob::BlobError;
+use astro_api::ErrorKind;
+
+use crate::bundle::BundleError;
+use crate::project::ProjectError;
+
+/// What kind of failure an error is; the CLI maps each to its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The project, a flag or a file is wrong.
+    Input,
+    /// The token is malformed, expired, refused, or may not do this.
+    Authentication,
+    /// The Deployment (or Workspace) does not exist or is ambiguous.
+    NotFound,
+    /// Astro refuses the deploy, or would: fix the Deployment's settings or the request.
+    Refused,
+    /// The deploy took effect but the Deployment did not become healthy in time.
+    NotHealthy,
+    /// The network, Astro or the storage failed, even after retries.
+    Unavailable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+
+    #[error("building the DAG bundle")]
+    Bundle(#[source] BundleError),
+
+    #[error(transparent)]
+    Api(#[from] astro_api::Error),
+
+    #[error("uploading the DAG bundle")]
+    Upload(#[source] BlobError),
+
+    #[error("the API token expired at {expired_at}")]
+    TokenExpired { expired_at: String },
+
+    #[error("no Deployment is named `{name}`{}", in_workspace(.workspace_id))]
+    NoDeploymentNamed {
+        name: String,
+        workspace_id: Option<String>,
+        known: Vec<String>,
+    },
+
+    #[error("{count} Deployments are named `{name}`, in Workspaces {}", .workspace_ids.join(", "))]
+    AmbiguousName {
+        name: String,
+        count: usize,
+        workspace_ids: Vec<String>,
+    },
+
+    #[error("DAG deploys are disabled on Deployment `{deployment}`")]
+    DagDeploysDisabled { deployment: String },
+
+    #[error(
+        "Deployment `{deployment}` enforces CI/CD, and the token is a personal session token, \
+         not an API token"
+    )]
+    CicdEnforced { deployment: String },
+
+    #[error("Astro created deploy `{deploy_id}` without a DAG upload URL")]
+    NoUploadUrl { deploy_id: String },
+
+    #[error(
+        "the upload store returned no bundle version (`x-ms-version-id`) for deploy \
+         `{deploy_id}`; the deploy was not finalized and changed nothing"
+    )]
+    NoBundleVersion { deploy_id: String },
+
+    #[error(
+        "Deployment `{deployment}` did not run the new bundle within {}: it is {status}; the \
+         deploy was finalized and will still roll out",
+        humanize(.waited)
+    )]
+    WaitTimedOut {
+        deployment: String,
+        status: String,
+        waited: Duration,
+    },
+
+    #[error("writing the bundle to a temporary file")]
+    TempFile(#[source] std::io::Error),
+}
+
+fn in_workspace(workspace_id: &Option<String>) -> String {
+    workspace_id
+        .as_ref()
+        .map(|id| format!(" in Workspace `{id}`"))
+        .unwrap_or_default()
+}
+
+fn humanize(duration: &Duration) -> String {
+    format!("{}s", duration.as_secs())
+}
+
+impl DeployError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            DeployError::Project(_) | DeployError::Bundle(_) | DeployError::TempFile(_) => {
+                FailureKind::Input
+            }
+            DeployError::Api(api) => match api.kind() {
+                ErrorKind::Authentication | ErrorKind::Forbidden => FailureKind::Authentication,
+                ErrorKind::NotFound => FailureKind::NotFound,
+                ErrorKind::Refused => FailureKind::Refused,
+                ErrorKind::Unavailable => FailureKind::Unavailable,
+                ErrorKind::Configuration => FailureKind::Input,
+            },
+            DeployError::Upload(_) | DeployError::NoUploadUrl { .. } => FailureKind::Unavailable,
+            DeployError::NoBundleVersion { .. } => FailureKind::Unavailable,
+            DeployError::TokenExpired { .. } => FailureKind::Authentication,
+            DeployError::NoDeploymentNamed { .. } | DeployError::AmbiguousName { .. } => {
+                FailureKind::NotFound
+            }
+            DeployError::DagDeploysDisabled { .. } | DeployError::CicdEnforced { .. } => {
+                FailureKind::Refused
+            }
+            DeployError::WaitTimedOut { .. } => FailureKind::NotHealthy,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        let text = match self {
+            DeployError::Project(error) => error.hint().to_owned(),
+            DeployError::Bundle(error) => return error.hint().map(str::to_owned),
+            DeployError::Api(error) => return error.hint(),
+            DeployError::Upload(error) => return error.hint().map(str::to_owned),
+            DeployError::TokenExpired { .. } => {
+                "create or rotate the API token in Astro and update the CI secret".to_owned()
+            }
+            DeployError::NoDeploymentNamed { known, .. } if !known.is_empty() => {
+                format!("Deployments this token can see: {}", known.join(", "))
+            }
+            DeployError::NoDeploymentNamed { .. } => {
+                "check the name, or give the Deployment id instead".to_owned()
+            }
+            DeployError::AmbiguousName { .. } => {
+                "add --workspace-id, or give the Deployment id instead".to_owned()
+            }
+            DeployError::DagDeploysDisabled { .. } => {
+                "enable DAG deploys on the Deployment, or deploy the whole image".to_owned()
+            }
+            DeployError::CicdEnforced { .. } => {
+                "deploy from CI with a Deployment, Workspace or Organization API token".to_owned()
+            }
+            DeployError::NoBundleVersion { .. } => {
+                "the upload URL points at storage without blob versioning; Astro's storage \
+                 always sends a version, so check the API URL"
+                    .to_owned()
+            }
+            DeployError::WaitTimedOut { .. } => {
+                "raise --wait-timeout, or look at the Deployment in the Astro UI".to_owned()
+            }
+            DeployError::NoUploadUrl { .. } | DeployError::TempFile(_) => return None,
+        };
+        Some(text)
+    }
+}

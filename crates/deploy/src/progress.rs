@@ -1,0 +1,63 @@
+//! How the core tells its caller what it is doing, without knowing how that is shown.
+
+use astro_api::models::DeploymentStatus;
+
+/// A step of a deploy, as it happens.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The target Deployment was read.
+    DeploymentFound {
+        id: String,
+        name: String,
+        status: DeploymentStatus,
+    },
+    /// The DAG bundle was written.
+    BundleBuilt {
+        files: u64,
+        bytes: u64,
+        sha256: String,
+    },
+    /// A hibernating Deployment is being woken for the deploy.
+    Waking {
+        deployment_id: String,
+    },
+    DeployCreated {
+        deploy_id: String,
+    },
+    UploadStarted {
+        total_bytes: u64,
+    },
+    UploadProgress {
+        sent_bytes: u64,
+        total_bytes: u64,
+    },
+    UploadFinished {
+        version: String,
+    },
+    Finalized {
+        deploy_id: String,
+    },
+    /// Waiting for the Deployment; sent each time its status is read.
+    Waiting {
+        status: DeploymentStatus,
+        rolled_out: bool,
+    },
+    /// The hibernation schedule of a woken Deployment was given back.
+    HibernationRestored {
+        deployment_id: String,
+    },
+    /// Something the user should know that does not stop the deploy.
+    Warning(String),
+}
+
+/// Receives progress events. Implementations must be cheap: events arrive on the deploy's path.
+pub trait Progress: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Discards every event.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: Event) {}
+}
