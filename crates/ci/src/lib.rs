@@ -1,1 +1,141 @@
-//! placeholder
+//! CI adapters: what the CI system running astro-deploy tells about the run.
+//!
+//! Each adapter reads its own CI's environment. Today that is detection and the commit being
+//! built, which the CLI uses to choose plain log lines over progress bars and to describe
+//! deploys; event payloads and outputs arrive with the full adapters.
+
+use std::fmt;
+
+/// The CI systems astro-deploy recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiSystem {
+    GitHubActions,
+    GitLabCi,
+    /// Any CI that sets `CI=true` (Jenkins, Bitbucket, CircleCI, Azure DevOps, ...).
+    Generic,
+}
+
+impl fmt::Display for CiSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CiSystem::GitHubActions => "GitHub Actions",
+            CiSystem::GitLabCi => "GitLab CI",
+            CiSystem::Generic => "CI",
+        })
+    }
+}
+
+/// What a CI run tells about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiRun {
+    pub system: CiSystem,
+    /// The commit being built.
+    pub commit: Option<String>,
+    /// The branch or tag being built.
+    pub ref_name: Option<String>,
+    /// A link to the run, for deploy descriptions.
+    pub run_url: Option<String>,
+}
+
+impl CiRun {
+    /// Reads the process environment.
+    pub fn detect() -> Option<CiRun> {
+        Self::detect_from(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads variables through `var`, so tests can feed real variable sets.
+    pub fn detect_from(var: impl Fn(&str) -> Option<String>) -> Option<CiRun> {
+        if var("GITHUB_ACTIONS").as_deref() == Some("true") {
+            let run_url = match (
+                var("GITHUB_SERVER_URL"),
+                var("GITHUB_REPOSITORY"),
+                var("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => {
+                    Some(format!("{server}/{repo}/actions/runs/{run}"))
+                }
+                _ => None,
+            };
+            return Some(CiRun {
+                system: CiSystem::GitHubActions,
+                commit: var("GITHUB_SHA"),
+                ref_name: var("GITHUB_HEAD_REF").or_else(|| var("GITHUB_REF_NAME")),
+                run_url,
+            });
+        }
+        if var("GITLAB_CI").as_deref() == Some("true") {
+            return Some(CiRun {
+                system: CiSystem::GitLabCi,
+                commit: var("CI_COMMIT_SHA"),
+                ref_name: var("CI_COMMIT_REF_NAME"),
+                run_url: var("CI_PIPELINE_URL"),
+            });
+        }
+        let generic = var("CI").is_some_and(|v| !matches!(v.as_str(), "false" | "0"));
+        generic.then_some(CiRun {
+            system: CiSystem::Generic,
+            commit: None,
+            ref_name: None,
+            run_url: None,
+        })
+    }
+
+    /// A deploy description naming the run: `astro-deploy from GitHub Actions: main@1a2b3c4`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("astro-deploy from {}", self.system);
+        let short = self.commit.as_deref().map(|sha| &sha[..sha.len().min(7)]);
+        match (self.ref_name.as_deref(), short) {
+            (Some(r), Some(sha)) => text.push_str(&format!(": {r}@{sha}")),
+            (Some(r), None) => text.push_str(&format!(": {r}")),
+            (None, Some(sha)) => text.push_str(&format!(": {sha}")),
+            (None, None) => {}
+        }
+        if let Some(url) = &self.run_url {
+            text.push_str(&format!(" ({url})"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn run(vars: &[(&str, &str)]) -> Option<CiRun> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        CiRun::detect_from(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn recognises_github_gitlab_and_generic_ci() {
+        let github = run(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_SHA", "1a2b3c4d5e6f"),
+            ("GITHUB_REF_NAME", "main"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "acme/airflow"),
+            ("GITHUB_RUN_ID", "42"),
+        ])
+        .unwrap();
+        assert_eq!(
+            github.describe(),
+            "astro-deploy from GitHub Actions: main@1a2b3c4 \
+             (https://github.com/acme/airflow/actions/runs/42)"
+        );
+
+        let gitlab = run(&[
+            ("GITLAB_CI", "true"),
+            ("CI", "true"),
+            ("CI_COMMIT_REF_NAME", "dev"),
+        ]);
+        assert_eq!(gitlab.unwrap().system, CiSystem::GitLabCi);
+        assert_eq!(run(&[("CI", "true")]).unwrap().system, CiSystem::Generic);
+        assert_eq!(run(&[("CI", "false")]), None);
+        assert_eq!(run(&[]), None);
+    }
+}

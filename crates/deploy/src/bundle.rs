@@ -331,6 +331,80 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// How a bundle compares with the `dags/` folder it should hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleComparison {
+    /// Entries identical in content (files) or target (symlinks).
+    pub matching: u64,
+    /// In the folder, not in the bundle.
+    pub missing: Vec<String>,
+    /// In the bundle, not in the folder.
+    pub unexpected: Vec<String>,
+    /// In both, with different content or target.
+    pub different: Vec<String>,
+}
+
+impl BundleComparison {
+    pub fn is_exact(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.different.is_empty()
+    }
+}
+
+/// Compares a gzip-compressed bundle with what the project's `dags/` folder would give, by
+/// content, so that a deployed bundle can be checked against the folder it came from.
+pub fn compare_with_folder(
+    bundle: impl io::Read,
+    project_root: &Path,
+) -> Result<BundleComparison, BundleError> {
+    let read_error = |source| BundleError::Read {
+        path: PathBuf::from("<bundle>"),
+        source,
+    };
+    let mut expected: std::collections::BTreeMap<String, EntryKind> =
+        collect_entries(project_root)?
+            .into_iter()
+            .map(|entry| (entry.relative, entry.kind))
+            .collect();
+
+    let mut comparison = BundleComparison::default();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle));
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let name = entry
+            .path()
+            .map_err(read_error)?
+            .to_string_lossy()
+            .into_owned();
+        let Some(kind) = expected.remove(&name) else {
+            comparison.unexpected.push(name);
+            continue;
+        };
+
+        let same = match kind {
+            EntryKind::File { .. } => {
+                let mut content = Vec::new();
+                io::Read::read_to_end(&mut entry, &mut content).map_err(read_error)?;
+                let path = project_root.join(&name);
+                let on_disk =
+                    std::fs::read(&path).map_err(|source| BundleError::Read { path, source })?;
+                content == on_disk
+            }
+            EntryKind::Symlink { target } => {
+                let link = entry.link_name().map_err(read_error)?;
+                link.is_some_and(|link| link.to_string_lossy() == target)
+            }
+        };
+        if same {
+            comparison.matching += 1;
+        } else {
+            comparison.different.push(name);
+        }
+    }
+    comparison.missing = expected.into_keys().collect();
+    Ok(comparison)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -459,6 +533,25 @@ mod tests {
         assert_eq!(entries["dags/queries"].3, "-> sql");
         assert_eq!(entries["dags/run.sh"].0, 0o755);
         assert_eq!(summary.symlinks, 2);
+    }
+
+    #[test]
+    fn a_bundle_compares_equal_to_its_folder_and_not_to_a_changed_one() {
+        let dir = project();
+        let out = dir.path().join("out.tgz");
+        write_dag_bundle(dir.path(), &out).unwrap();
+
+        let same = compare_with_folder(File::open(&out).unwrap(), dir.path()).unwrap();
+        assert!(same.is_exact(), "{same:?}");
+        assert_eq!(same.matching, 4);
+
+        write(dir.path(), "dags/a.py", "a = 2\n");
+        write(dir.path(), "dags/new.py", "");
+        std::fs::remove_file(dir.path().join("dags/b.py")).unwrap();
+        let changed = compare_with_folder(File::open(&out).unwrap(), dir.path()).unwrap();
+        assert_eq!(changed.different, ["dags/a.py"]);
+        assert_eq!(changed.missing, ["dags/new.py"]);
+        assert_eq!(changed.unexpected, ["dags/b.py"]);
     }
 
     #[cfg(unix)]
