@@ -1,1 +1,339 @@
-//! placeholder
+//! A local Astro control plane: an HTTP server that behaves like Astro's Platform API for one
+//! seeded organization, so that tests (and people without an Astro account) can run a whole
+//! deploy pipeline against it.
+//!
+//! [`start`] binds a port and answers:
+//!
+//! - **`/platform/v1beta1/...`**: the operations of [`served_operations`], shaped as
+//!   `api-specs/platform-v1beta1.yaml` says, with Astro's rules (token scopes, CI/CD
+//!   enforcement, DAG deploys, finalize checks, rollouts, hibernation). Every request is
+//!   recorded as an [`Exchange`].
+//! - **`/blobs/{deploymentId}/{deployId}/dags.tar.gz?<SAS>`**: the `dagsUploadUrl` of a deploy,
+//!   speaking enough of Azure Blob Storage for a bundle upload (whole blob, or blocks and a
+//!   block list). The SAS in the query authorizes; no token.
+//! - **`/emulator/...`**: the emulator's own routes, which Astro does not have (no token):
+//!   - `GET /emulator/info`: the [`EmulatorInfo`] (base URL, seeded ids, tokens);
+//!   - `GET /emulator/exchanges`, `DELETE /emulator/exchanges`: the recorded Platform
+//!     exchanges, and clearing them;
+//!   - `GET|POST|DELETE /emulator/faults`: the pending faults, adding one (a [`Fault`] as JSON,
+//!     e.g. `{"method": "POST", "pathContains": "/deploys", "kind": "status", "status": 503,
+//!     "times": 2}`; kinds `status` with optional `retryAfter` and `message`, `latency` with
+//!     `latencyMs`, `drop`), and clearing them;
+//!   - `GET|DELETE /emulator/blob-requests`: the log of blob requests ([`BlobRequest`]);
+//!   - `POST /emulator/deployments/{id}/hibernate`, `POST /emulator/deployments/{id}/wake`:
+//!     the hibernation schedule of a development Deployment puts it to sleep or wakes it.
+//!
+//! The seed: one organization, one workspace, and the STANDARD Deployments `dags-enabled`
+//! (DAG deploys on, CI/CD enforced, development mode, runtime 12.2.0) and `dags-disabled`.
+//! Tokens are HS256 JWTs the emulator signs; [`EmulatorInfo`] carries an Organization API token
+//! and a user session token, and [`RunningEmulator::mint_token`] makes others.
+//!
+//! With [`EmulatorConfig::state_file`], the state (including the signing keys, so tokens stay
+//! valid) survives restarts: it is saved after every change, and DAG bundles are kept in the
+//! folder `<state file>.blobs/`. Without it, everything lives in memory.
+//!
+//! The emulator's request and response types are its own: it shares none with the client in
+//! `astro-api`, so that a disagreement between the two shows up in a test.
+
+mod admin;
+mod auth;
+mod blob_store;
+mod blobs;
+mod clock;
+mod faults;
+mod model;
+mod platform;
+mod record;
+mod seed;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, FaultKind};
+pub use record::{BlobRequest, Exchange};
+
+use server::{lock, App, Shared};
+use state::{Settings, State};
+
+/// How long the tokens in [`EmulatorInfo`] stay valid.
+const INFO_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How long [`RunningEmulator::shutdown`] waits for open requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// `(method, path template)` of every Platform operation the emulator serves, with the path
+/// templates exactly as the spec writes them (without the `/platform/v1beta1` prefix).
+pub fn served_operations() -> &'static [(&'static str, &'static str)] {
+    platform::OPERATIONS
+}
+
+/// How to run the emulator.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where to keep the state across runs; `None` keeps it in memory.
+    pub state_file: Option<PathBuf>,
+    /// `host[:port]` of the registry named in `imageRepository`; `images.emulator.local` when
+    /// `None`.
+    pub registry_host: Option<String>,
+    /// How long a rollout (creation, deploy, wake-up) takes before a Deployment is `HEALTHY`.
+    pub rollout_delay: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_file: None,
+            registry_host: None,
+            rollout_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a user needs to talk to a running emulator; `GET /emulator/info` answers the same.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EmulatorInfo {
+    /// `http://127.0.0.1:<port>`, without a trailing slash or the `/platform` prefix.
+    pub base_url: String,
+    pub organization_id: String,
+    pub workspace_id: String,
+    pub deployments: SeededDeployments,
+    /// An Organization API token (`permissions: ["organizationId:<org>"]`), valid 30 days.
+    pub api_token: String,
+    /// A user session token (no `permissions` claim), valid 30 days.
+    pub user_token: String,
+}
+
+/// The ids of the seeded Deployments.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SeededDeployments {
+    pub dags_enabled: String,
+    pub dags_disabled: String,
+}
+
+/// What can go wrong when running the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("binding `{addr}`")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("reading state file `{}`", path.display())]
+    ReadState {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("parsing state file `{}`", path.display())]
+    ParseState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error(
+        "reading state file `{}`: it has format {found}, this emulator reads format {}",
+        path.display(),
+        state::FORMAT
+    )]
+    StateFormat { path: PathBuf, found: u32 },
+
+    #[error("writing state file `{}`", path.display())]
+    WriteState {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("finding deployment `{id}`: the emulator has no such deployment")]
+    UnknownDeployment { id: String },
+
+    #[error("hibernating deployment `{id}`: it is not a development deployment")]
+    NotDevelopment { id: String },
+}
+
+/// Starts the emulator: binds, loads or seeds the state, and serves in the background until
+/// [`RunningEmulator::shutdown`] (or until the handle is dropped).
+pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+    let bind = |source| EmulatorError::Bind {
+        addr: config.listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
+
+    let settings = Settings {
+        base_host: local.to_string(),
+        base_url: format!("http://{local}"),
+        registry_host: config
+            .registry_host
+            .unwrap_or_else(|| seed::DEFAULT_REGISTRY_HOST.into()),
+        rollout_delay: config.rollout_delay,
+    };
+    let mut state = State::open(config.state_file, settings.clone(), seed::fresh)?;
+    state.rebase();
+    state.save()?;
+
+    let keys = state.data.keys.clone();
+    let info = info(&state, &settings.base_url);
+    let app: App = Arc::new(Shared {
+        state: Mutex::new(state),
+        keys,
+        info,
+        exchanges: Mutex::default(),
+        faults: Mutex::default(),
+        blob_requests: Mutex::default(),
+    });
+
+    let (shutdown, signal) = oneshot::channel();
+    let task = tokio::spawn(server::serve(listener, app.clone(), signal));
+    tracing::info!(base_url = %settings.base_url, "the Astro emulator is listening");
+    Ok(RunningEmulator {
+        app,
+        shutdown: Some(shutdown),
+        task: Some(task),
+    })
+}
+
+fn info(state: &State, base_url: &str) -> EmulatorInfo {
+    let seed = &state.data.seed;
+    let keys = &state.data.keys;
+    let org = &seed.organization_id;
+    let permissions = Some(vec![format!("organizationId:{org}")]);
+
+    EmulatorInfo {
+        base_url: base_url.to_owned(),
+        organization_id: org.clone(),
+        workspace_id: seed.workspace_id.clone(),
+        deployments: SeededDeployments {
+            dags_enabled: seed.dags_enabled.clone(),
+            dags_disabled: seed.dags_disabled.clone(),
+        },
+        api_token: auth::mint(
+            keys,
+            org,
+            &seed.api_token_id,
+            permissions,
+            INFO_TOKEN_LIFETIME,
+        ),
+        user_token: auth::mint(keys, org, &seed.user_id, None, INFO_TOKEN_LIFETIME),
+    }
+}
+
+/// A running emulator. Dropping it stops the server too, without waiting.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    pub fn info(&self) -> &EmulatorInfo {
+        &self.app.info
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash or the `/platform` prefix.
+    pub fn base_url(&self) -> &str {
+        &self.app.info.base_url
+    }
+
+    /// The Platform exchanges recorded so far, oldest first.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.app.exchanges).clone()
+    }
+
+    pub fn clear_exchanges(&self) {
+        lock(&self.app.exchanges).clear();
+    }
+
+    /// Adds a fault; one with `times` 0 or an impossible status is ignored (and logged).
+    pub fn add_fault(&self, fault: Fault) {
+        if let Some(problem) = fault.problem() {
+            tracing::warn!(%problem, "ignoring a fault");
+            return;
+        }
+        lock(&self.app.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.app.faults).clear();
+    }
+
+    /// The requests to the blob endpoint so far, oldest first.
+    pub fn blob_requests(&self) -> Vec<BlobRequest> {
+        lock(&self.app.blob_requests).clone()
+    }
+
+    /// The committed DAG bundle of a deploy, if one was uploaded.
+    pub fn blob(&self, deploy_id: &str) -> Option<Vec<u8>> {
+        blobs::committed(&lock(&self.app.state), deploy_id)
+    }
+
+    /// Puts a development Deployment to sleep, as its hibernation schedule would.
+    pub fn hibernate(&self, deployment_id: &str) -> Result<(), EmulatorError> {
+        admin::set_schedule(&self.app, deployment_id, true)
+    }
+
+    /// Mints a token for the seeded organization: an API token with these `permissions`, or a
+    /// user session token for `None`.
+    pub fn mint_token(&self, permissions: Option<Vec<String>>, expires_in: Duration) -> String {
+        let state = lock(&self.app.state);
+        let seed = &state.data.seed;
+        let subject = match permissions {
+            Some(_) => seed::new_id(),
+            None => seed.user_id.clone(),
+        };
+        auth::mint(
+            &self.app.keys,
+            &seed.organization_id,
+            &subject,
+            permissions,
+            expires_in,
+        )
+    }
+
+    /// Stops accepting requests, lets open ones finish (for a few seconds at most), and stops.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("open requests did not finish in time; stopping the emulator anyway");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

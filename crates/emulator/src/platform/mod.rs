@@ -1,0 +1,391 @@
+//! Astro's Platform API (`/platform/v1beta1`): the routes, their error answers, and the
+//! request parsing they share.
+//!
+//! Each operation knows which status codes the spec lists for it: where the spec lists no
+//! 404 (listing deployments, finalizing a deploy, ...), a missing object answers 403, as Astro
+//! does for objects a token cannot see. Bodies are parsed by hand rather than with axum's
+//! `Json`, whose rejections (415, 422) are codes the spec never lists.
+
+mod deployments;
+mod deploys;
+mod hibernation;
+mod org;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::server::App;
+use crate::EmulatorError;
+
+/// Where Astro serves the Platform API.
+pub(crate) const PREFIX: &str = "/platform/v1beta1";
+
+/// The operations the emulator serves, each with its method and spec path template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    GetOrganization,
+    GetDeploymentOptions,
+    ListDeployments,
+    CreateDeployment,
+    GetDeployment,
+    UpdateDeployment,
+    DeleteDeployment,
+    ListDeploys,
+    CreateDeploy,
+    GetDeploy,
+    UpdateDeploy,
+    FinalizeDeploy,
+    DeployRollback,
+    UpdateHibernationOverride,
+    DeleteHibernationOverride,
+    ListWorkspaces,
+    GetWorkspace,
+}
+
+const ORG: &str = "/organizations/{organizationId}";
+const DEPLOYMENT: &str = "/organizations/{organizationId}/deployments/{deploymentId}";
+const DEPLOY: &str =
+    "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}";
+
+/// `(method, path template)` of every served operation, as the spec writes them.
+pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "/organizations"),
+    ("GET", ORG),
+    ("GET", "/organizations/{organizationId}/deployment-options"),
+    ("GET", "/organizations/{organizationId}/deployments"),
+    ("POST", "/organizations/{organizationId}/deployments"),
+    ("GET", DEPLOYMENT),
+    ("POST", DEPLOYMENT),
+    ("DELETE", DEPLOYMENT),
+    (
+        "GET",
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys",
+    ),
+    (
+        "POST",
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys",
+    ),
+    ("GET", DEPLOY),
+    ("POST", DEPLOY),
+    (
+        "POST",
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/finalize",
+    ),
+    (
+        "POST",
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/rollback",
+    ),
+    (
+        "POST",
+        "/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override",
+    ),
+    (
+        "DELETE",
+        "/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override",
+    ),
+    ("GET", "/organizations/{organizationId}/workspaces"),
+    (
+        "GET",
+        "/organizations/{organizationId}/workspaces/{workspaceId}",
+    ),
+];
+
+impl Op {
+    /// Whether the spec lists 404 for this operation.
+    fn lists_not_found(self) -> bool {
+        !matches!(
+            self,
+            Self::GetDeploymentOptions
+                | Self::ListDeployments
+                | Self::CreateDeployment
+                | Self::FinalizeDeploy
+                | Self::ListWorkspaces
+        )
+    }
+}
+
+/// The routes, registered under the spec's own parameter names so that a recorded exchange's
+/// matched route is the spec's path template.
+pub(crate) fn routes() -> Router<App> {
+    let at = |template: &str| format!("{PREFIX}{template}");
+    let deploys = format!("{DEPLOYMENT}/deploys");
+
+    Router::new()
+        .route(&at("/organizations"), get(org::list_organizations))
+        .route(&at(ORG), get(org::get_organization))
+        .route(
+            &at(&format!("{ORG}/deployment-options")),
+            get(org::deployment_options),
+        )
+        .route(&at(&format!("{ORG}/workspaces")), get(org::list_workspaces))
+        .route(
+            &at(&format!("{ORG}/workspaces/{{workspaceId}}")),
+            get(org::get_workspace),
+        )
+        .route(
+            &at(&format!("{ORG}/deployments")),
+            get(deployments::list).post(deployments::create),
+        )
+        .route(
+            &at(DEPLOYMENT),
+            get(deployments::get)
+                .post(deployments::update)
+                .delete(deployments::delete),
+        )
+        .route(&at(&deploys), get(deploys::list).post(deploys::create))
+        .route(&at(DEPLOY), get(deploys::get).post(deploys::update))
+        .route(&at(&format!("{DEPLOY}/finalize")), post(deploys::finalize))
+        .route(&at(&format!("{DEPLOY}/rollback")), post(deploys::rollback))
+        .route(
+            &at(&format!("{DEPLOYMENT}/hibernation-override")),
+            post(hibernation::set).delete(hibernation::remove),
+        )
+        .route(&at("/{*rest}"), any(not_served))
+        .method_not_allowed_fallback(not_served)
+}
+
+async fn not_served(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("the emulator does not serve `{method} {}`", uri.path()),
+    )
+}
+
+/// An answer in the spec's `Error` shape.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404 where the operation lists it, else 403.
+    pub(crate) fn not_found(op: Op, message: impl Into<String>) -> Self {
+        let status = if op.lists_not_found() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        Self::new(status, message)
+    }
+
+    pub(crate) fn storage(error: EmulatorError) -> Self {
+        tracing::warn!(%error, "the emulator could not save its state");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("emulator storage failed: {error}"),
+        )
+    }
+}
+
+/// The spec's `Error` body.
+pub(crate) fn error_body(status: StatusCode, message: &str) -> Value {
+    json!({
+        "message": message,
+        "requestId": crate::seed::new_id(),
+        "statusCode": status.as_u16(),
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        tracing::debug!(status = self.status.as_u16(), message = %self.message, "refusing");
+        (self.status, Json(error_body(self.status, &self.message))).into_response()
+    }
+}
+
+/// Parses a JSON object body: names missing `required` fields, then decodes it into `T`.
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    bytes: &[u8],
+    required: &[&str],
+) -> Result<T, ApiError> {
+    let value = parse_object(bytes)?;
+    check_required(&value, required)?;
+
+    serde_json::from_value(value)
+        .map_err(|error| ApiError::bad_request(format!("invalid request body: {error}")))
+}
+
+/// Parses a body that must be a JSON object.
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "the request body is empty: expected a JSON object",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
+    })?;
+
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
+    Ok(value)
+}
+
+/// Refuses a body that lacks (or nulls) any of `required`, naming every missing field.
+pub(crate) fn check_required(value: &Value, required: &[&str]) -> Result<(), ApiError> {
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|field| value.get(**field).is_none_or(Value::is_null))
+        .map(|field| format!("`{field}`"))
+        .collect();
+
+    match missing.len() {
+        0 => Ok(()),
+        1 => Err(ApiError::bad_request(format!(
+            "missing required field {}",
+            missing[0]
+        ))),
+        _ => Err(ApiError::bad_request(format!(
+            "missing required fields {}",
+            missing.join(", ")
+        ))),
+    }
+}
+
+/// Refuses text longer than the spec's `maxLength`.
+pub(crate) fn check_length(field: &str, text: Option<&str>, max: usize) -> Result<(), ApiError> {
+    let length = text.map_or(0, |text| text.chars().count());
+    if length <= max {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "`{field}` is {length} characters long; at most {max} are allowed"
+    )))
+}
+
+/// The query string's pairs, decoded, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
+        let pairs = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes());
+        Self(pairs.into_owned().collect())
+    }
+
+    /// Every pair, in order.
+    pub(crate) fn pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
+    /// A list parameter, given as repeated keys, as comma-separated values, or both.
+    pub(crate) fn list(&self, key: &str) -> Option<Vec<String>> {
+        let values: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(name, _)| name == key)
+            .flat_map(|(_, value)| value.split(','))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+
+    pub(crate) fn single(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A non-negative integer parameter within the spec's bounds.
+    pub(crate) fn count(&self, key: &str, default: u32, max: Option<u32>) -> Result<u32, ApiError> {
+        let Some(text) = self.single(key) else {
+            return Ok(default);
+        };
+        let value: u32 = text.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "`{key}` must be a non-negative integer, not `{text}`"
+            ))
+        })?;
+
+        match max {
+            Some(max) if value > max => Err(ApiError::bad_request(format!(
+                "`{key}` must be at most {max}, not {value}"
+            ))),
+            _ => Ok(value),
+        }
+    }
+
+    /// `sorts`: `field:asc` or `field:desc` over `name`, `createdAt`, `updatedAt`.
+    pub(crate) fn sorts(&self) -> Result<Vec<(String, bool)>, ApiError> {
+        let mut sorts = Vec::new();
+        for sort in self.list("sorts").unwrap_or_default() {
+            let parsed = sort.split_once(':').filter(|(field, order)| {
+                ["name", "createdAt", "updatedAt"].contains(field)
+                    && ["asc", "desc"].contains(order)
+            });
+            let (field, order) = parsed.ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`sorts` value `{sort}` is not one of `name`, `createdAt`, `updatedAt` \
+                     followed by `:asc` or `:desc`"
+                ))
+            })?;
+            sorts.push((field.to_owned(), order == "desc"));
+        }
+        Ok(sorts)
+    }
+}
+
+/// A page of `items` and the paging numbers the answer repeats.
+pub(crate) fn page<T>(items: Vec<T>, offset: u32, limit: u32) -> (Vec<T>, u32) {
+    let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    let page = items
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    (page, total)
+}
+
+/// Orders `items` by the `sorts` asked for; the keys are `(name, createdAt, updatedAt)`.
+pub(crate) fn sort_by<T>(items: &mut [T], sorts: &[(String, bool)], key: impl Fn(&T) -> [&str; 3]) {
+    for (field, descending) in sorts.iter().rev() {
+        let index = match field.as_str() {
+            "name" => 0,
+            "createdAt" => 1,
+            _ => 2,
+        };
+        items.sort_by(|a, b| {
+            let order = key(a)[index].cmp(key(b)[index]);
+            if *descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
+}
+
+/// A successful JSON answer.
+pub(crate) fn ok<T: serde::Serialize>(value: T) -> Response {
+    Json(value).into_response()
+}

@@ -1,0 +1,11 @@
+//! The emulator driven through HTTP, as a client would: Astro's rules, the blob protocol,
+//! faults and persistence.
+
+mod auth;
+mod blobs;
+mod deployments;
+mod deploys;
+mod faults;
+mod hibernation;
+mod persistence;
+mod support;
