@@ -1,0 +1,147 @@
+//! The command line: commands, flags and their help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "astro-deploy",
+    version,
+    about = "Deploy Apache Airflow projects to Astronomer's Astro from CI",
+    long_about = "Deploy Apache Airflow projects to Astronomer's Astro from CI.\n\n\
+        The API token comes from ASTRO_API_TOKEN (never from a flag, so it stays out of process \
+        lists and shell history). ASTRO_API_URL points at another Astro API, such as a local \
+        emulator; ASTRO_ORGANIZATION_ID overrides the organization named by the token."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// How results are printed on stdout.
+    #[arg(long, value_enum, global = true, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More detail in the logs on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    /// One JSON object on stdout, for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy a project to a Deployment.
+    Deploy(DeployArgs),
+    /// Run a local Astro control plane, to try a pipeline without an Astro account.
+    Emulator(EmulatorArgs),
+    /// Deploy the example project to an embedded emulator and show what happened.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The Deployment to deploy to.
+    #[arg(
+        long,
+        required_unless_present = "deployment_name",
+        conflicts_with = "deployment_name"
+    )]
+    pub deployment_id: Option<String>,
+
+    /// The Deployment to deploy to, by name.
+    #[arg(long)]
+    pub deployment_name: Option<String>,
+
+    /// The Workspace to look the name up in, when names repeat across Workspaces.
+    #[arg(long, requires = "deployment_name")]
+    pub workspace_id: Option<String>,
+
+    /// The Astro project folder (holding the Dockerfile and dags/).
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+
+    /// What to deploy.
+    #[arg(long = "type", value_enum, default_value_t = DeployTypeArg::Dags)]
+    pub deploy_type: DeployTypeArg,
+
+    /// A description shown with the deploy in Astro (default: the CI run, when there is one).
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// Wait until the Deployment is healthy and runs the new bundle.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits, e.g. 90s, 10m.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m", requires = "wait")]
+    pub wait_timeout: Duration,
+
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Wake a hibernating development Deployment for the deploy, and give its schedule back
+    /// afterwards (also when the deploy fails). Waits for the new DAGs before giving it back.
+    #[arg(long)]
+    pub wake: bool,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeployTypeArg {
+    /// Only the dags/ folder, as a DAG bundle (Astro's DAG_ONLY deploy).
+    Dags,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The Astro API base URL [env: ASTRO_API_URL] [default: https://api.astronomer.io]
+    #[arg(long)]
+    pub api_url: Option<String>,
+
+    /// The organization id [env: ASTRO_ORGANIZATION_ID] [default: from the token]
+    #[arg(long)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8871")]
+    pub listen: SocketAddr,
+
+    /// Keep the emulator's state in this file (and its bundles beside it), across restarts.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+
+    /// How long a Deployment stays DEPLOYING after a deploy, e.g. 2s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    pub rollout_delay: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The project to deploy [default: examples/astro-project of this repository].
+    #[arg(long)]
+    pub project: Option<PathBuf>,
+}

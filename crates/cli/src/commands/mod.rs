@@ -1,0 +1,17 @@
+//! The commands, each turning its flags into the core's inputs and rendering the outcome.
+
+mod demo;
+mod deploy;
+mod emulator;
+
+use crate::args::{Cli, Command};
+use crate::exit::Failure;
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let format = cli.global.output;
+    match cli.command {
+        Command::Deploy(args) => deploy::run(args, format).await,
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Demo(args) => demo::run(args, format).await,
+    }
+}

@@ -1,0 +1,228 @@
+//! Rendering: results on stdout (text or one JSON object), progress on stderr (bars on a
+//! terminal, plain log lines in CI).
+
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+
+use deploy::pipeline::{DeployState, Outcome, Plan};
+use deploy::{Event, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::args::OutputFormat;
+
+/// Shows the core's progress events.
+pub struct Reporter {
+    /// Bars only when a person watches: stderr is a terminal and no CI runs us.
+    interactive: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Reporter {
+    pub fn new() -> Self {
+        let interactive = std::io::stderr().is_terminal() && ci::CiRun::detect().is_none();
+        Self {
+            interactive,
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&mut Option<ProgressBar>)) {
+        // A poisoned lock only means another thread panicked while drawing; keep drawing.
+        let mut bar = self
+            .bar
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut bar);
+    }
+}
+
+impl Progress for Reporter {
+    fn event(&self, event: Event) {
+        match event {
+            Event::DeploymentFound { id, name, status } => {
+                tracing::info!("Deployment `{name}` ({id}) is {status}");
+            }
+            Event::BundleBuilt {
+                files,
+                bytes,
+                sha256,
+            } => {
+                tracing::info!(
+                    "bundled dags/: {files} files, {}, sha256 {sha256}",
+                    human_bytes(bytes)
+                );
+            }
+            Event::Waking { deployment_id } => {
+                tracing::info!("waking Deployment `{deployment_id}` for the deploy");
+            }
+            Event::DeployCreated { deploy_id } => tracing::info!("created deploy `{deploy_id}`"),
+            Event::UploadStarted { total_bytes } => {
+                tracing::info!("uploading the bundle ({})", human_bytes(total_bytes));
+                if self.interactive {
+                    let bar = ProgressBar::new(total_bytes).with_style(
+                        ProgressStyle::with_template("  {bar:30} {bytes}/{total_bytes} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    self.with_bar(|slot| *slot = Some(bar));
+                }
+            }
+            Event::UploadProgress { sent_bytes, .. } => self.with_bar(|slot| {
+                if let Some(bar) = slot {
+                    bar.set_position(sent_bytes);
+                }
+            }),
+            Event::UploadFinished { version } => {
+                self.with_bar(|slot| {
+                    if let Some(bar) = slot.take() {
+                        bar.finish_and_clear();
+                    }
+                });
+                tracing::info!("uploaded; bundle version {version}");
+            }
+            Event::Finalized { deploy_id } => tracing::info!("finalized deploy `{deploy_id}`"),
+            Event::Waiting { status, rolled_out } => {
+                let bundle = if rolled_out {
+                    "new bundle live"
+                } else {
+                    "new bundle pending"
+                };
+                tracing::info!("waiting: Deployment is {status}, {bundle}");
+            }
+            Event::HibernationRestored { deployment_id } => {
+                tracing::info!("gave Deployment `{deployment_id}` its hibernation schedule back");
+            }
+            Event::Warning(text) => tracing::warn!("{text}"),
+        }
+    }
+}
+
+/// What `--output json` prints for a dry run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DryRun<'a> {
+    dry_run: bool,
+    deployment_id: &'a str,
+    deploy_type: &'a str,
+    #[serde(flatten)]
+    plan: &'a Plan,
+}
+
+/// What `--output json` prints for a deploy.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Deployed<'a> {
+    dry_run: bool,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+pub fn plan(plan: &Plan, format: OutputFormat) {
+    match format {
+        OutputFormat::Json => print_json(&DryRun {
+            dry_run: true,
+            deployment_id: &plan.deployment.id,
+            deploy_type: &plan.deploy_type,
+            plan,
+        }),
+        OutputFormat::Text => {
+            let target = &plan.deployment;
+            println!("Dry run: nothing was changed. The deploy would:");
+            if plan.wake {
+                println!(
+                    "  - wake Deployment `{}` and give its schedule back after",
+                    target.name
+                );
+            }
+            println!(
+                "  - create a {} deploy on `{}` ({})",
+                plan.deploy_type, target.name, target.id
+            );
+            println!(
+                "  - upload the DAG bundle: {} files, {}, sha256 {}",
+                plan.bundle.files,
+                human_bytes(plan.bundle.bytes),
+                plan.bundle.sha256
+            );
+            println!("  - finalize the deploy");
+            if plan.wait {
+                println!("  - wait until the Deployment is healthy and runs the new bundle");
+            }
+            println!("Checks passed: the Deployment accepts this deploy from this token.");
+        }
+    }
+}
+
+pub fn outcome(outcome: &Outcome, format: OutputFormat) {
+    if format == OutputFormat::Json {
+        return print_json(&Deployed {
+            dry_run: false,
+            outcome,
+        });
+    }
+
+    let state = match outcome.state {
+        DeployState::Live => format!(
+            "live: {} and running the new bundle",
+            outcome.deployment_status
+        ),
+        DeployState::Finalized => "finalized; Astro is rolling it out (use --wait to wait)".into(),
+        DeployState::PendingWake => {
+            "finalized; the Deployment hibernates and runs the bundle when it wakes".into()
+        }
+    };
+    println!(
+        "Deployed dags/ to `{}` ({})",
+        outcome.deployment_name, outcome.deployment_id
+    );
+    println!(
+        "  deploy          {} ({})",
+        outcome.deploy_id, outcome.deploy_type
+    );
+    println!(
+        "  bundle          {} files, {}, sha256 {}",
+        outcome.bundle.files,
+        human_bytes(outcome.bundle.bytes),
+        outcome.bundle.sha256
+    );
+    println!("  bundle version  {}", outcome.bundle_version);
+    println!("  status          {state}");
+    println!("  Airflow UI      {}", outcome.web_server_url);
+    for warning in &outcome.warnings {
+        println!("  warning         {warning}");
+    }
+}
+
+pub fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => tracing::error!("rendering JSON: {error}"),
+    }
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_person_would_write_them() {
+        assert_eq!(human_bytes(900), "900 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

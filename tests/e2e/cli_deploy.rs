@@ -1,0 +1,664 @@
+//! `astro-deploy deploy` end to end: the real binary against the emulator, checked the way a
+//! user would check it (exit code, stdout, stderr) and by what the emulator received.
+//!
+//! Every run also asserts that the API token appears in neither stdout nor stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use emulator::{EmulatorConfig, Exchange, Fault, RunningEmulator};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
+
+fn example_project() -> PathBuf {
+    e2e_tests::repo_root().join("examples/astro-project")
+}
+
+async fn emulator() -> RunningEmulator {
+    let config = EmulatorConfig {
+        rollout_delay: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    };
+    emulator::start(config).await.expect("the emulator starts")
+}
+
+/// What a run of the binary showed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+async fn run_with_token(emulator: &RunningEmulator, token: &str, args: &[&str]) -> Run {
+    let output: Output = tokio::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ASTRO_API_URL", emulator.base_url())
+        .env("ASTRO_API_TOKEN", token)
+        .output()
+        .await
+        .expect("astro-deploy runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(token) && !run.stderr.contains(token),
+        "the token leaked into the output"
+    );
+    run
+}
+
+async fn run(emulator: &RunningEmulator, args: &[&str]) -> Run {
+    run_with_token(emulator, &emulator.info().api_token, args).await
+}
+
+fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
+    exchanges
+        .iter()
+        .filter(|e| e.method != "GET")
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+/// Extracts a bundle with the system's `tar`, independently of the code that wrote it.
+fn extract(bundle: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bundle.tar.gz");
+    std::fs::write(&archive, bundle).unwrap();
+    let status = std::process::Command::new("tar")
+        .args(["-xzf", "bundle.tar.gz"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(archive).unwrap();
+    dir
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn deploying_the_example_ships_exactly_its_dags_folder_and_waits_until_live() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let id = emulator.info().deployments.dags_enabled.clone();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let out = run.json();
+    assert_eq!(out["deploymentId"], id);
+    assert_eq!(out["deployType"], "DAG_ONLY");
+    assert_eq!(out["state"], "live");
+    assert_eq!(out["deploymentStatus"], "HEALTHY");
+    assert_eq!(out["dryRun"], false);
+    let deploy_id = out["deployId"].as_str().unwrap();
+    let version = out["bundleVersion"].as_str().unwrap();
+    assert!(!version.is_empty());
+
+    let bundle = emulator
+        .blob(deploy_id)
+        .expect("the emulator holds the bundle");
+    let sha: String = Sha256::digest(&bundle)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(out["bundle"]["sha256"], sha);
+    assert_eq!(out["bundle"]["bytes"], bundle.len() as u64);
+
+    let extracted = extract(&bundle);
+    let expected = files_under(&project.join("dags"));
+    let shipped = files_under(&extracted.path().join("dags"));
+    assert_eq!(shipped, expected);
+    assert_eq!(
+        files_under(extracted.path()).len(),
+        expected.len(),
+        "only dags/ is shipped"
+    );
+    assert_eq!(out["bundle"]["files"], expected.len() as u64);
+    for file in &expected {
+        let original = std::fs::read(project.join("dags").join(file)).unwrap();
+        let deployed = std::fs::read(extracted.path().join("dags").join(file)).unwrap();
+        assert!(original == deployed, "{file} differs");
+    }
+}
+
+#[tokio::test]
+async fn the_text_report_names_the_deployment_deploy_and_bundle() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    assert!(
+        run.stdout.starts_with("Deployed dags/ to `"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!("({id})")));
+    assert!(run.stdout.contains("(DAG_ONLY)"));
+    assert!(run.stdout.contains("finalized; Astro is rolling it out"));
+    assert!(
+        run.stderr.contains("uploaded; bundle version"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_plan_and_changes_nothing() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["dryRun"], true);
+    assert_eq!(plan["deployType"], "DAG_ONLY");
+    assert!(plan["bundle"]["sha256"].as_str().unwrap().len() == 64);
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_can_be_named_instead_of_identified() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let name = get_deployment(&emulator, &id).await["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let ok = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-name",
+            &name,
+            "--project",
+            project.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.json()["deploymentId"], id);
+
+    let unknown = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-name",
+            "no-such-deployment",
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(unknown.code, 5, "{}", unknown.stderr);
+    assert!(unknown
+        .stderr
+        .contains("error: no Deployment is named `no-such-deployment`"));
+    assert!(unknown
+        .stderr
+        .contains("hint: Deployments this token can see: "));
+    assert!(unknown.stderr.contains(&name));
+}
+
+#[tokio::test]
+async fn a_malformed_token_is_refused_before_any_request() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+
+    let run = run_with_token(
+        &emulator,
+        "not-a-jwt",
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run
+        .stderr
+        .contains("error: the API token is not a valid Astro token"));
+    assert!(run.stderr.contains("hint: "));
+    assert!(emulator.exchanges().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_before_any_change() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    let org = emulator.info().organization_id.clone();
+    let expired = emulator.mint_token(Some(vec![format!("organizationId:{org}")]), Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let run = run_with_token(
+        &emulator,
+        &expired,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: the API token expired at"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_project_without_dags_is_refused_and_nothing_changes() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let empty = tempfile::tempdir().unwrap();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            empty.path().to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("has no `dags/` folder"),
+        "{}",
+        run.stderr
+    );
+    assert!(run
+        .stderr
+        .contains("hint: point --project at the root of an Astro project"));
+    assert!(emulator.exchanges().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_deployment_is_named_with_a_hint_and_nothing_changes() {
+    let emulator = emulator().await;
+    let project = example_project();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            "clnosuchdeployment0000000",
+            "--project",
+            project.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run
+        .stderr
+        .contains("error: getting Deployment `clnosuchdeployment0000000`"));
+    assert!(run.stderr.contains("404"));
+    assert!(
+        run.stderr.contains("hint: check the Deployment id"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["error"]["exitCode"], 5);
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_without_dag_deploys_is_refused_before_any_change() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_disabled.clone();
+    let project = example_project();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("DAG deploys are disabled"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: enable DAG deploys"));
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_personal_token_is_refused_on_a_cicd_enforced_deployment() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    let user_token = emulator.info().user_token.clone();
+
+    let run = run_with_token(
+        &emulator,
+        &user_token,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(run.stderr.contains("enforces CI/CD"), "{}", run.stderr);
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn wake_wakes_a_hibernating_deployment_and_gives_the_schedule_back() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    emulator.hibernate(&id).unwrap();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--wake",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.json();
+    assert_eq!(out["woke"], true);
+    assert_eq!(out["state"], "live");
+    let overrides: Vec<String> = changing_requests(&emulator.exchanges())
+        .into_iter()
+        .filter(|r| r.ends_with("/hibernation-override"))
+        .collect();
+    assert_eq!(overrides.len(), 2, "{overrides:?}");
+    assert!(overrides[0].starts_with("POST") && overrides[1].starts_with("DELETE"));
+    assert_eq!(
+        get_deployment(&emulator, &id).await["status"],
+        "HIBERNATING"
+    );
+}
+
+#[tokio::test]
+async fn wake_gives_the_schedule_back_when_the_deploy_fails() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    emulator.hibernate(&id).unwrap();
+    emulator.add_fault(fault(
+        r#"{"method": "POST", "pathContains": "/finalize",
+        "kind": "status", "status": 500, "times": 1}"#,
+    ));
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--wake",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    let requests = changing_requests(&emulator.exchanges());
+    assert_eq!(
+        requests.iter().filter(|r| r.ends_with("/finalize")).count(),
+        1,
+        "not repeated"
+    );
+    assert!(
+        requests.last().unwrap().starts_with("DELETE"),
+        "{requests:?}"
+    );
+    assert!(run.stderr.contains("gave Deployment"), "{}", run.stderr);
+    assert_eq!(
+        get_deployment(&emulator, &id).await["status"],
+        "HIBERNATING"
+    );
+}
+
+#[tokio::test]
+async fn reads_and_rate_limits_are_retried_but_a_create_is_never_repeated() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    let args = [
+        "deploy",
+        "--deployment-id",
+        &id,
+        "--project",
+        project.to_str().unwrap(),
+    ];
+
+    emulator.add_fault(fault(
+        r#"{"method": "GET", "pathContains": "/deployments/",
+        "kind": "status", "status": 503, "times": 2}"#,
+    ));
+    emulator.add_fault(fault(
+        r#"{"method": "POST", "pathContains": "/deploys",
+        "kind": "status", "status": 429, "retryAfter": 1, "times": 1}"#,
+    ));
+    let retried = run(&emulator, &args).await;
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    assert!(retried.stderr.contains("retrying"), "{}", retried.stderr);
+
+    emulator.clear_exchanges();
+    emulator.add_fault(fault(
+        r#"{"method": "POST", "pathContains": "/deploys",
+        "kind": "status", "status": 502, "times": 1}"#,
+    ));
+    let failed = run(&emulator, &args).await;
+    assert_eq!(failed.code, 8, "{}", failed.stderr);
+    assert!(failed.stderr.contains("502"), "{}", failed.stderr);
+    assert_eq!(
+        changing_requests(&emulator.exchanges()).len(),
+        1,
+        "the create was not repeated"
+    );
+}
+
+#[tokio::test]
+async fn a_large_project_is_uploaded_in_blocks_and_arrives_whole() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = tempfile::tempdir().unwrap();
+    let dags = project.path().join("dags");
+    std::fs::create_dir_all(dags.join("data")).unwrap();
+    let mut state: u64 = 7;
+    for n in 0..3 {
+        let bytes: Vec<u8> = (0..1_500_000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) as u8
+            })
+            .collect();
+        std::fs::write(dags.join(format!("data/blob{n}.bin")), bytes).unwrap();
+    }
+    std::fs::write(dags.join("dag.py"), "# a DAG\n").unwrap();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.path().to_str().unwrap(),
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let out = run.json();
+    assert!(out["bundle"]["bytes"].as_u64().unwrap() > 4 * 1024 * 1024);
+    let bundle = emulator.blob(out["deployId"].as_str().unwrap()).unwrap();
+    let extracted = extract(&bundle);
+    for n in 0..3 {
+        let name = format!("dags/data/blob{n}.bin");
+        assert!(
+            std::fs::read(extracted.path().join(&name)).unwrap()
+                == std::fs::read(project.path().join(&name)).unwrap()
+        );
+    }
+}
+
+fn fault(json: &str) -> Fault {
+    serde_json::from_str(json).expect("a valid fault")
+}
+
+async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments/{id}",
+        emulator.base_url(),
+        emulator.info().organization_id
+    );
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&emulator.info().api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
