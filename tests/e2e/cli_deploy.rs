@@ -662,3 +662,72 @@ async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn waiting_on_a_hibernating_deployment_ends_pending_wake_with_a_warning() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    emulator.hibernate(&id).unwrap();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.json();
+    assert_eq!(out["state"], "pending-wake");
+    assert_eq!(out["woke"], false);
+    assert!(
+        out["warnings"][0].as_str().unwrap().contains("add --wake"),
+        "{out}"
+    );
+    assert!(run.stderr.contains("WARN"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_deployment_that_does_not_roll_out_in_time_exits_not_healthy() {
+    let config = EmulatorConfig {
+        rollout_delay: Duration::from_secs(600),
+        ..EmulatorConfig::default()
+    };
+    let emulator = emulator::start(config).await.unwrap();
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+
+    let run = run(
+        &emulator,
+        &[
+            "deploy",
+            "--deployment-id",
+            &id,
+            "--project",
+            project.to_str().unwrap(),
+            "--wait",
+            "--wait-timeout",
+            "2s",
+        ],
+    )
+    .await;
+
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not run the new bundle within"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("it is DEPLOYING"), "{}", run.stderr);
+    assert!(run.stderr.contains("will still roll out"));
+    assert!(run.stderr.contains("hint: raise --wait-timeout"));
+}

@@ -103,7 +103,6 @@ impl Progress for Reporter {
 struct DryRun<'a> {
     dry_run: bool,
     deployment_id: &'a str,
-    deploy_type: &'a str,
     #[serde(flatten)]
     plan: &'a Plan,
 }
@@ -122,7 +121,6 @@ pub fn plan(plan: &Plan, format: OutputFormat) {
         OutputFormat::Json => print_json(&DryRun {
             dry_run: true,
             deployment_id: &plan.deployment.id,
-            deploy_type: &plan.deploy_type,
             plan,
         }),
         OutputFormat::Text => {

@@ -1,0 +1,112 @@
+//! `astro-deploy emulator` and `astro-deploy demo` as a user runs them.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
+
+#[test]
+fn the_demo_deploys_the_example_and_verifies_the_bundle() {
+    let output = Command::new(BIN)
+        .arg("demo")
+        .current_dir(e2e_tests::repo_root())
+        .output()
+        .expect("astro-deploy runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Deployed dags/ to `dags-enabled`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("live: HEALTHY and running the new bundle"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Verified: the bundle the emulator received holds exactly"));
+    assert!(stdout.contains("Refused before any change"), "{stdout}");
+    assert!(stdout.contains("DAG deploys are disabled"));
+}
+
+#[test]
+fn the_demo_reports_json_with_the_verification() {
+    let output = Command::new(BIN)
+        .args(["demo", "--output", "json"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("astro-deploy runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["deploy"]["state"], "live");
+    assert_eq!(report["verification"]["missing"], serde_json::json!([]));
+    assert_eq!(report["verification"]["unexpected"], serde_json::json!([]));
+    assert_eq!(report["verification"]["different"], serde_json::json!([]));
+    assert!(report["verification"]["matching"].as_u64().unwrap() > 5);
+}
+
+#[test]
+fn the_emulator_prints_its_info_line_serves_deploys_and_stops_on_sigterm() {
+    let mut emulator = Command::new(BIN)
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--rollout-delay",
+            "100ms",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let mut line = String::new();
+    BufReader::new(emulator.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).expect("the first line is JSON");
+
+    let base_url = info["baseUrl"].as_str().unwrap();
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{line}");
+    for key in ["organizationId", "workspaceId", "apiToken", "userToken"] {
+        assert!(
+            info[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key} in {line}"
+        );
+    }
+
+    let deploy = Command::new(BIN)
+        .args(["deploy", "--wait", "--output", "json", "--deployment-id"])
+        .arg(info["deployments"]["dagsEnabled"].as_str().unwrap())
+        .arg("--project")
+        .arg(e2e_tests::repo_root().join("examples/astro-project"))
+        .env("ASTRO_API_URL", base_url)
+        .env("ASTRO_API_TOKEN", info["apiToken"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let outcome: Value = serde_json::from_slice(&deploy.stdout).unwrap();
+    assert_eq!(outcome["state"], "live");
+
+    let pid = emulator.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = emulator.wait().unwrap();
+    assert!(
+        status.success(),
+        "the emulator stops cleanly on SIGTERM: {status:?}"
+    );
+}
