@@ -508,6 +508,21 @@ async fn wake_wakes_a_hibernating_deployment_and_gives_the_schedule_back() {
         get_deployment(&emulator, &id).await["status"],
         "HIBERNATING"
     );
+
+    // The override ends by itself too, so a job killed mid-deploy cannot keep it awake.
+    let wake = emulator
+        .exchanges()
+        .into_iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/hibernation-override"))
+        .unwrap();
+    let body = wake.request_body.unwrap();
+    assert_eq!(body["isHibernating"], false);
+    assert!(
+        body["overrideUntil"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -568,6 +583,9 @@ async fn reads_and_rate_limits_are_retried_but_a_create_is_never_repeated() {
     emulator.add_fault(fault(
         r#"{"method": "GET", "pathContains": "/deployments/",
         "kind": "status", "status": 503, "times": 2}"#,
+    ));
+    emulator.add_fault(fault(
+        r#"{"method": "GET", "pathContains": "/deployments/", "kind": "drop", "times": 1}"#,
     ));
     emulator.add_fault(fault(
         r#"{"method": "POST", "pathContains": "/deploys",

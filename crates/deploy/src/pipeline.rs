@@ -244,7 +244,7 @@ pub async fn execute(
     });
     let wake = HibernationOverrideRequest {
         is_hibernating: false,
-        override_until: None,
+        override_until: Some(wake_deadline(plan.wait_options.unwrap_or_default())),
     };
     client.override_hibernation(&deployment_id, &wake).await?;
 
@@ -398,6 +398,17 @@ async fn wait_for_rollout(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(options.max_poll_interval);
     }
+}
+
+/// When a wake override ends by itself: after the longest the deploy may wait, plus a margin.
+/// Should this process die before it gives the schedule back, Astro still does, at this time.
+fn wake_deadline(wait: WaitOptions) -> String {
+    let until = OffsetDateTime::now_utc() + wait.timeout + Duration::from_secs(15 * 60);
+    until
+        .replace_nanosecond(0)
+        .unwrap_or(until)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn check_token(claims: &TokenClaims) -> Result<(), DeployError> {
