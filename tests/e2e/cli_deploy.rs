@@ -69,6 +69,19 @@ async fn run(emulator: &RunningEmulator, args: &[&str]) -> Run {
     run_with_token(emulator, &emulator.info().api_token, args).await
 }
 
+/// Runs `astro-deploy deploy` on `project` to Deployment `id` with the emulator's API token.
+async fn deploy(emulator: &RunningEmulator, id: &str, project: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "deploy",
+        "--deployment-id",
+        id,
+        "--project",
+        project.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(emulator, &args).await
+}
+
 fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
     exchanges
         .iter()
@@ -120,20 +133,7 @@ async fn deploying_the_example_ships_exactly_its_dags_folder_and_waits_until_liv
     let project = example_project();
     let id = emulator.info().deployments.dags_enabled.clone();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--wait",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &["--wait", "--output", "json"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
 
     let out = run.json();
@@ -179,17 +179,7 @@ async fn the_text_report_names_the_deployment_deploy_and_bundle() {
     let id = emulator.info().deployments.dags_enabled.clone();
     let project = example_project();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
 
     assert!(
@@ -213,20 +203,7 @@ async fn a_dry_run_shows_the_plan_and_changes_nothing() {
     let id = emulator.info().deployments.dags_enabled.clone();
     let project = example_project();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--dry-run",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &["--dry-run", "--output", "json"]).await;
 
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plan = run.json();
@@ -419,17 +396,7 @@ async fn a_deployment_without_dag_deploys_is_refused_before_any_change() {
     let id = emulator.info().deployments.dags_disabled.clone();
     let project = example_project();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &[]).await;
 
     assert_eq!(run.code, 6, "{}", run.stderr);
     assert!(
@@ -479,20 +446,7 @@ async fn wake_wakes_a_hibernating_deployment_and_gives_the_schedule_back() {
     let project = example_project();
     emulator.hibernate(&id).unwrap();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--wake",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &["--wake", "--output", "json"]).await;
 
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
@@ -536,18 +490,7 @@ async fn wake_gives_the_schedule_back_when_the_deploy_fails() {
         "kind": "status", "status": 500, "times": 1}"#,
     ));
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--wake",
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &["--wake"]).await;
 
     assert_eq!(run.code, 8, "{}", run.stderr);
     let requests = changing_requests(&emulator.exchanges());
@@ -688,20 +631,7 @@ async fn waiting_on_a_hibernating_deployment_ends_pending_wake_with_a_warning() 
     let project = example_project();
     emulator.hibernate(&id).unwrap();
 
-    let run = run(
-        &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--wait",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
+    let run = deploy(&emulator, &id, &project, &["--wait", "--output", "json"]).await;
 
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
@@ -724,18 +654,11 @@ async fn a_deployment_that_does_not_roll_out_in_time_exits_not_healthy() {
     let id = emulator.info().deployments.dags_enabled.clone();
     let project = example_project();
 
-    let run = run(
+    let run = deploy(
         &emulator,
-        &[
-            "deploy",
-            "--deployment-id",
-            &id,
-            "--project",
-            project.to_str().unwrap(),
-            "--wait",
-            "--wait-timeout",
-            "2s",
-        ],
+        &id,
+        &project,
+        &["--wait", "--wait-timeout", "2s"],
     )
     .await;
 
