@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod error;
+pub mod image;
 pub mod pipeline;
 pub mod progress;
 pub mod project;
