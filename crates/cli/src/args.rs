@@ -137,6 +137,11 @@ pub struct EmulatorArgs {
     /// How long a Deployment stays DEPLOYING after a deploy, e.g. 2s.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
     pub rollout_delay: Duration,
+
+    /// The registry (`host:port`) named in the Deployments' `imageRepository`, so image
+    /// deploys push to a registry you run, such as `docker-registry` on loopback.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
         listen: args.listen,
         state_file: args.state,
         rollout_delay: args.rollout_delay,
+        registry_host: args.registry,
         ..EmulatorConfig::default()
     };
     let running = emulator::start(config).await.map_err(|error| {
