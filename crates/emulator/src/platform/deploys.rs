@@ -11,9 +11,10 @@
 //! - A rollback is a new, already deployed deploy whose `rollbackFromId` names the deploy whose
 //!   image tag and DAG bundle version it brings back.
 //!
-//! Not modelled: the image itself. Astro checks that `<imageRepository>:<imageTag>` was pushed
-//! and refuses runtime downgrades; the emulator has no registry to look in, so it takes the
-//! finalize on trust. A registry-backed check would close that gap.
+//! - With a registry of the user's (`EmulatorConfig::registry_host`), finalizing a deploy that
+//!   carries an image checks that `<imageRepository>:<imageTag>` was pushed and that its Astro
+//!   Runtime is offered and no downgrade, as Astro does; the Deployment then runs that
+//!   runtime. With the default, made-up registry host, image finalizes are taken on trust.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -22,7 +23,7 @@ use time::OffsetDateTime;
 
 use super::deployments::find;
 use super::org::check_org;
-use super::{check_length, ok, page, parse_body, ApiError, Op, Query};
+use super::{check_length, image_check, ok, page, parse_body, ApiError, Op, Query};
 use crate::auth::Caller;
 use crate::clock;
 use crate::model::{
@@ -197,6 +198,7 @@ pub(super) async fn finalize(
     app.read(|state| check_org(state, &caller, Op::FinalizeDeploy, &org))?;
     let body: FinalizeBody = parse_body(&body, &[])?;
     let version = body.dag_tarball_version.unwrap_or_default();
+    let runtime = check_pushed_image(&app, &caller, &org, &id, &deploy_id).await?;
 
     let deploy = app.write(|state| {
         let index = find(state, &caller, Op::FinalizeDeploy, &org, &id)?;
@@ -208,9 +210,59 @@ pub(super) async fn finalize(
         let version = (!version.is_empty()).then_some(version);
         let deploy = finish_deploy(state, &id, &deploy_id, version.clone(), &caller, now)?;
         roll_out(state, index, &deploy, version, now);
+        if let Some(runtime) = runtime {
+            set_runtime(&mut state.data.deployments[index].deployment, &runtime);
+        }
         Ok(deploy)
     })?;
     Ok(ok(deploy))
+}
+
+/// With a registry of the user's, Astro's image checks: the image was pushed, and its runtime
+/// is offered and no downgrade. Answers the image's runtime version when it names one.
+async fn check_pushed_image(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    id: &str,
+    deploy_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let target = app.read(|state| {
+        let index = find(state, caller, Op::FinalizeDeploy, org, id)?;
+        let deploy = deploy(state, Op::FinalizeDeploy, id, deploy_id)?;
+        let checked = state.settings.registry_host != seed::DEFAULT_REGISTRY_HOST
+            && deploy.kind.carries_image()
+            && deploy.status == DeployStatus::Initialized;
+        let current = state.data.deployments[index]
+            .deployment
+            .astro_runtime_version
+            .clone();
+        Ok(checked.then(|| {
+            (
+                deploy.image_repository.clone(),
+                deploy.image_tag.clone(),
+                current,
+            )
+        }))
+    })?;
+    let Some((repository, tag, current)) = target else {
+        return Ok(None);
+    };
+
+    let Some(pushed) = image_check::pushed_runtime(&repository, &tag).await? else {
+        return Ok(None);
+    };
+    let offered: Vec<&str> = seed::RUNTIME_RELEASES.iter().map(|(v, _, _)| *v).collect();
+    image_check::check_runtime(&offered, &current, &pushed)?;
+    Ok(Some(pushed))
+}
+
+fn set_runtime(deployment: &mut crate::model::Deployment, runtime: &str) {
+    deployment.astro_runtime_version = runtime.to_owned();
+    deployment.runtime_version = runtime.to_owned();
+    if let Some(airflow) = seed::airflow_version(runtime) {
+        deployment.airflow_version = airflow.to_owned();
+    }
 }
 
 /// The finalize rules: once only, and a DAG bundle version that was really uploaded.

@@ -9,6 +9,7 @@
 mod deployments;
 mod deploys;
 mod hibernation;
+mod image_check;
 mod org;
 
 use axum::http::StatusCode;
@@ -172,6 +173,10 @@ impl ApiError {
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
     pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
