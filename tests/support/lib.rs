@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod azurite;
+pub mod runtime_image;
 
 /// The repository root: the parent of this package's directory (`tests/`).
 pub fn repo_root() -> PathBuf {
