@@ -180,7 +180,7 @@ fn collect_entries(project_root: &Path) -> Result<Vec<Entry>, BundleError> {
 }
 
 /// Reads a symlink and checks that it stays inside the project.
-fn symlink_target(project_root: &Path, relative: &str) -> Result<String, BundleError> {
+pub(crate) fn symlink_target(project_root: &Path, relative: &str) -> Result<String, BundleError> {
     let link = project_root.join(relative);
     let target = std::fs::read_link(&link).map_err(|source| BundleError::Read {
         path: link.clone(),
@@ -256,13 +256,13 @@ fn append_entry<W: Write>(
 
 /// Reads exactly `size` bytes, failing if the file shrank while it was read: a tar entry whose
 /// content does not match its header would corrupt the rest of the archive.
-struct SizedReader {
+pub(crate) struct SizedReader {
     inner: io::Take<File>,
     remaining: u64,
 }
 
 impl SizedReader {
-    fn new(file: File, size: u64) -> Self {
+    pub(crate) fn new(file: File, size: u64) -> Self {
         Self {
             inner: io::Read::take(file, size),
             remaining: size,
@@ -296,14 +296,14 @@ fn is_executable(_metadata: &std::fs::Metadata) -> bool {
 }
 
 /// Passes bytes through while hashing and counting them.
-struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -311,7 +311,7 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    fn finish(self) -> (String, u64) {
+    pub(crate) fn finish(self) -> (String, u64) {
         let digest = self.hasher.finalize();
         let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
         (hex, self.bytes)

@@ -2,3 +2,7 @@
 //! turned into a new image without a builder.
 
 pub mod builder;
+pub mod dockerfile;
+pub mod dockerignore;
+pub mod inputs;
+pub mod layer;
