@@ -23,7 +23,7 @@ fn the_demo_deploys_the_example_and_verifies_the_bundle() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("live: HEALTHY and running the new bundle"),
+        stdout.contains("live: HEALTHY and running the new code"),
         "{stdout}"
     );
     assert!(stdout.contains("Verified: the bundle the emulator received holds exactly"));

@@ -49,7 +49,7 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Deploy a project to a Deployment.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -98,6 +98,9 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    #[command(flatten)]
+    pub image: ImageArgs,
+
     /// Wake a hibernating development Deployment for the deploy, and give its schedule back
     /// afterwards (also when the deploy fails). Waits for the new DAGs before giving it back.
     #[arg(long)]
@@ -111,6 +114,53 @@ pub struct DeployArgs {
 pub enum DeployTypeArg {
     /// Only the dags/ folder, as a DAG bundle (Astro's DAG_ONLY deploy).
     Dags,
+    /// The image and the DAGs (IMAGE_AND_DAG); with DAG deploys on, dags/ ships as a bundle.
+    ImageAndDags,
+    /// Only the image (IMAGE_ONLY); needs DAG deploys on, and leaves the DAGs as they are.
+    Image,
+    /// `dags` when only files under dags/ differ from what is deployed, else `image-and-dags`.
+    Infer,
+}
+
+/// How the image of an image deploy is made and checked.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Image deploys")]
+pub struct ImageArgs {
+    /// Deploy this prebuilt image (a local image name, or one in a registry) without building.
+    #[arg(long, value_name = "IMAGE")]
+    pub image_name: Option<String>,
+
+    /// The builder to use: docker (buildx), podman or buildah [default: the first found].
+    #[arg(long, value_name = "NAME")]
+    pub builder: Option<String>,
+
+    /// Extra arguments given to the builder before its command, e.g. `--storage-driver=vfs`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub builder_arg: Vec<String>,
+
+    /// A build argument, `KEY=VALUE`; repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub build_arg: Vec<String>,
+
+    /// A build secret, `id=NAME,src=PATH`; repeatable.
+    #[arg(long, value_name = "id=NAME,src=PATH")]
+    pub build_secret: Vec<String>,
+
+    /// Run the project's tests (default path: tests/) inside the built image before pushing.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "tests")]
+    pub pytest: Option<String>,
+
+    /// Import every DAG inside the built image before pushing, and stop on import errors.
+    #[arg(long)]
+    pub parse: bool,
+
+    /// Skip --pytest and --parse (said so in the output).
+    #[arg(long, conflicts_with_all = ["pytest", "parse"])]
+    pub skip_checks: bool,
+
+    /// Always build with the builder, even when only project files changed.
+    #[arg(long)]
+    pub full_build: bool,
 }
 
 #[derive(Debug, Args)]

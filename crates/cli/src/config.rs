@@ -18,6 +18,8 @@ struct AstroEnv {
 pub struct Connection {
     pub client: Client,
     pub claims: TokenClaims,
+    /// For registry logins, which take the API token as password.
+    pub token: ApiToken,
 }
 
 /// Builds a client from flags and the `ASTRO_*` environment.
@@ -43,7 +45,7 @@ pub fn connect(args: &ApiArgs) -> Result<Connection, Failure> {
         .claims()
         .map_err(|e| Failure::from_api(astro_api::Error::from(e)))?;
 
-    let mut config = ClientConfig::new(token);
+    let mut config = ClientConfig::new(token.clone());
     if let Some(url) = args
         .api_url
         .clone()
@@ -55,5 +57,9 @@ pub fn connect(args: &ApiArgs) -> Result<Connection, Failure> {
     config.organization_id = args.organization_id.clone().or(env.organization_id);
 
     let client = Client::new(config).map_err(Failure::from_api)?;
-    Ok(Connection { client, claims })
+    Ok(Connection {
+        client,
+        claims,
+        token,
+    })
 }

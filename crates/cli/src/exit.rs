@@ -10,7 +10,8 @@
 //! | 5 | not found: the Deployment or Workspace does not exist, or a name is ambiguous |
 //! | 6 | refused: Astro refuses the deploy, or would (DAG deploys off, CI/CD enforced) |
 //! | 7 | not healthy: the deploy took effect but the Deployment did not run it in time |
-//! | 8 | unavailable: the network, Astro or the storage failed, even after retries |
+//! | 8 | unavailable: the network, Astro, the storage or the registry failed, even after retries |
+//! | 9 | a check failed inside the built image (`--pytest`, `--parse`): nothing was pushed |
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ pub enum Code {
     Refused = 6,
     NotHealthy = 7,
     Unavailable = 8,
+    CheckFailed = 9,
 }
 
 /// A failure of a command, ready to print.
@@ -89,6 +91,8 @@ impl Failure {
             FailureKind::Refused => Code::Refused,
             FailureKind::NotHealthy => Code::NotHealthy,
             FailureKind::Unavailable => Code::Unavailable,
+            FailureKind::CheckFailed => Code::CheckFailed,
+            FailureKind::Internal => Code::Internal,
         };
         let hint = error.hint();
         let failure = Self::new(code, error.to_string());

@@ -1,12 +1,14 @@
 //! Rendering: results on stdout (text or one JSON object), progress on stderr (bars on a
 //! terminal, plain log lines in CI).
 
+use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::sync::Mutex;
 
+use deploy::image::produce::ImageRoute;
 use deploy::pipeline::{DeployState, Outcome, Plan};
 use deploy::{Event, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
@@ -16,6 +18,41 @@ pub struct Reporter {
     /// Bars only when a person watches: stderr is a terminal and no CI runs us.
     interactive: bool,
     bar: Mutex<Option<ProgressBar>>,
+    layers: Mutex<LayerBars>,
+}
+
+/// One bar per layer being pushed.
+#[derive(Default)]
+struct LayerBars {
+    multi: MultiProgress,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl LayerBars {
+    fn start(&mut self, digest: &str, size: u64) {
+        let style = ProgressStyle::with_template("  {prefix} {bar:30} {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = self.multi.add(ProgressBar::new(size).with_style(style));
+        bar.set_prefix(short_digest(digest).to_owned());
+        self.bars.insert(digest.to_owned(), bar);
+    }
+
+    fn advance(&mut self, digest: &str, sent: u64) {
+        if let Some(bar) = self.bars.get(digest) {
+            bar.set_position(sent);
+        }
+    }
+
+    fn finish(&mut self, digest: &str) {
+        if let Some(bar) = self.bars.remove(digest) {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn short_digest(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
 }
 
 impl Reporter {
@@ -24,7 +61,16 @@ impl Reporter {
         Self {
             interactive,
             bar: Mutex::new(None),
+            layers: Mutex::new(LayerBars::default()),
         }
+    }
+
+    fn with_layers(&self, f: impl FnOnce(&mut LayerBars)) {
+        let mut layers = self
+            .layers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut layers);
     }
 
     fn with_bar(&self, f: impl FnOnce(&mut Option<ProgressBar>)) {
@@ -92,6 +138,37 @@ impl Progress for Reporter {
             Event::HibernationRestored { deployment_id } => {
                 tracing::info!("gave Deployment `{deployment_id}` its hibernation schedule back");
             }
+            Event::ImagePlanned { route, reason } => match reason {
+                Some(reason) => tracing::info!("image: {route}, because {reason}"),
+                None => tracing::info!("image: {route}"),
+            },
+            Event::Building { builder, tag } => tracing::info!("building `{tag}` with {builder}"),
+            Event::BuilderOutput(line) => tracing::info!("  | {line}"),
+            Event::CheckStarted { check } => tracing::info!("running `{check}` in the image"),
+            Event::CheckPassed { check } => tracing::info!("`{check}` passed"),
+            Event::Pushing { reference } => tracing::info!("pushing to `{reference}`"),
+            Event::LayerStarted { digest, size } => {
+                tracing::debug!("layer {} ({})", short_digest(&digest), human_bytes(size));
+                if self.interactive {
+                    self.with_layers(|layers| layers.start(&digest, size));
+                }
+            }
+            Event::LayerProgress { digest, sent } => {
+                self.with_layers(|layers| layers.advance(&digest, sent));
+            }
+            Event::LayerDone { digest, how } => {
+                self.with_layers(|layers| layers.finish(&digest));
+                tracing::info!("layer {} {how}", short_digest(&digest));
+            }
+            Event::ImagePushed {
+                reference,
+                digest,
+                bytes_uploaded,
+            } => tracing::info!(
+                "pushed `{reference}` ({}), {} uploaded",
+                short_digest(&digest),
+                human_bytes(bytes_uploaded)
+            ),
             Event::Warning(text) => tracing::warn!("{text}"),
         }
     }
@@ -117,38 +194,61 @@ struct Deployed<'a> {
 }
 
 pub fn plan(plan: &Plan, format: OutputFormat) {
-    match format {
-        OutputFormat::Json => print_json(&DryRun {
+    if format == OutputFormat::Json {
+        return print_json(&DryRun {
             dry_run: true,
             deployment_id: &plan.deployment.id,
             plan,
-        }),
-        OutputFormat::Text => {
-            let target = &plan.deployment;
-            println!("Dry run: nothing was changed. The deploy would:");
-            if plan.wake {
-                println!(
-                    "  - wake Deployment `{}` and give its schedule back after",
-                    target.name
-                );
-            }
-            println!(
-                "  - create a {} deploy on `{}` ({})",
-                plan.deploy_type, target.name, target.id
-            );
-            println!(
-                "  - upload the DAG bundle: {} files, {}, sha256 {}",
-                plan.bundle.files,
-                human_bytes(plan.bundle.bytes),
-                plan.bundle.sha256
-            );
-            println!("  - finalize the deploy");
-            if plan.wait {
-                println!("  - wait until the Deployment is healthy and runs the new bundle");
-            }
-            println!("Checks passed: the Deployment accepts this deploy from this token.");
+        });
+    }
+
+    let target = &plan.deployment;
+    println!("Dry run: nothing was changed. The deploy would:");
+    if let Some(why) = &plan.inferred {
+        println!("  - deploy {} (--type infer: {why})", plan.deploy_type);
+    }
+    if let Some(image) = &plan.image {
+        match image.route {
+            ImageRoute::CodeOnly => println!(
+                "  - make the image without a builder: the deployed image with a new layer of \
+                 the project files"
+            ),
+            ImageRoute::FullBuild => println!(
+                "  - build the image with the builder ({})",
+                image.full_build_reason.as_deref().unwrap_or("a full build")
+            ),
+            ImageRoute::Prebuilt => println!("  - take the prebuilt image as it is"),
+        }
+        for check in &image.checks {
+            println!("  - run `{check}` inside the image");
         }
     }
+    if plan.wake {
+        println!(
+            "  - wake Deployment `{}` and give its schedule back after",
+            target.name
+        );
+    }
+    println!(
+        "  - create a {} deploy on `{}` ({})",
+        plan.deploy_type, target.name, target.id
+    );
+    if plan.image.is_some() {
+        println!("  - push the image to the Deployment's repository");
+    }
+    if let Some(bundle) = &plan.bundle {
+        println!(
+            "  - upload the DAG bundle: {} files, {}, sha256 {}",
+            bundle.files,
+            human_bytes(bundle.bytes),
+            bundle.sha256
+        );
+    }
+    println!("  - finalize the deploy");
+    if plan.wait {
+        println!("  - wait until the Deployment is healthy and runs the new code");
+    }
+    println!("Checks passed: the Deployment accepts this deploy from this token.");
 }
 
 pub fn outcome(outcome: &Outcome, format: OutputFormat) {
@@ -160,30 +260,64 @@ pub fn outcome(outcome: &Outcome, format: OutputFormat) {
     }
 
     let state = match outcome.state {
-        DeployState::Live => format!(
-            "live: {} and running the new bundle",
-            outcome.deployment_status
-        ),
+        DeployState::Live => {
+            format!(
+                "live: {} and running the new code",
+                outcome.deployment_status
+            )
+        }
         DeployState::Finalized => "finalized; Astro is rolling it out (use --wait to wait)".into(),
         DeployState::PendingWake => {
-            "finalized; the Deployment hibernates and runs the bundle when it wakes".into()
+            "finalized; the Deployment hibernates and runs the new code when it wakes".into()
         }
     };
+    let what = if outcome.image.is_some() {
+        "the project"
+    } else {
+        "dags/"
+    };
     println!(
-        "Deployed dags/ to `{}` ({})",
+        "Deployed {what} to `{}` ({})",
         outcome.deployment_name, outcome.deployment_id
     );
     println!(
         "  deploy          {} ({})",
         outcome.deploy_id, outcome.deploy_type
     );
-    println!(
-        "  bundle          {} files, {}, sha256 {}",
-        outcome.bundle.files,
-        human_bytes(outcome.bundle.bytes),
-        outcome.bundle.sha256
-    );
-    println!("  bundle version  {}", outcome.bundle_version);
+    if let Some(why) = &outcome.inferred {
+        println!("  inferred        {why}");
+    }
+    if let Some(image) = &outcome.image {
+        println!("  image           {}", image.reference);
+        println!("  image digest    {}", image.digest);
+        let how = match image.route {
+            ImageRoute::CodeOnly => "code only: project layer replaced, no builder".to_owned(),
+            ImageRoute::Prebuilt => "prebuilt".to_owned(),
+            ImageRoute::FullBuild => format!(
+                "full build ({})",
+                image.full_build_reason.as_deref().unwrap_or("requested")
+            ),
+        };
+        println!("  image made by   {how}");
+        println!(
+            "  pushed          {} in {} layers ({} already there, {} mounted)",
+            human_bytes(image.bytes_uploaded),
+            image.layers_uploaded,
+            image.layers_skipped,
+            image.layers_mounted
+        );
+    }
+    if let Some(bundle) = &outcome.bundle {
+        println!(
+            "  bundle          {} files, {}, sha256 {}",
+            bundle.files,
+            human_bytes(bundle.bytes),
+            bundle.sha256
+        );
+    }
+    if let Some(version) = &outcome.bundle_version {
+        println!("  bundle version  {version}");
+    }
     println!("  status          {state}");
     println!("  Airflow UI      {}", outcome.web_server_url);
     for warning in &outcome.warnings {

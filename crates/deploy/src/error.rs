@@ -23,6 +23,27 @@ pub enum FailureKind {
     NotHealthy,
     /// The network, Astro or the storage failed, even after retries.
     Unavailable,
+    /// A check inside the built image failed (`--pytest`, `--parse`).
+    CheckFailed,
+    /// A bug in astro-deploy.
+    Internal,
+}
+
+fn builder_kind(error: &crate::image::builder::BuilderError) -> FailureKind {
+    use crate::image::builder::BuilderError;
+    match error {
+        BuilderError::CheckFailed { .. } => FailureKind::CheckFailed,
+        BuilderError::CommandFailed { .. } | BuilderError::TimedOut { .. } => FailureKind::Input,
+        _ => FailureKind::Input,
+    }
+}
+
+fn registry_kind(error: &registry::Error) -> FailureKind {
+    match error.status() {
+        Some(401 | 403) => FailureKind::Authentication,
+        Some(404) => FailureKind::NotFound,
+        _ => FailureKind::Unavailable,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +106,44 @@ pub enum DeployError {
         waited: Duration,
     },
 
-    #[error("writing the bundle to a temporary file")]
+    #[error("writing a temporary file")]
     TempFile(#[source] std::io::Error),
+
+    #[error(transparent)]
+    Dockerfile(crate::image::dockerfile::DockerfileError),
+
+    #[error("reading the project's dependency inputs")]
+    Inputs(#[source] crate::image::inputs::InputsError),
+
+    #[error("writing the project layer")]
+    Layer(#[source] crate::image::layer::LayerError),
+
+    #[error(transparent)]
+    Builder(crate::image::builder::BuilderError),
+
+    #[error(transparent)]
+    Registry(registry::Error),
+
+    #[error("the image name `{name}` is not usable: {reason}")]
+    ImageName { name: String, reason: String },
+
+    #[error("Astro Runtime `{runtime}` is not offered by Astro (offered: {})", .offered.join(", "))]
+    RuntimeNotOffered {
+        runtime: String,
+        offered: Vec<String>,
+    },
+
+    #[error("the image's Astro Runtime `{runtime}` is older than the Deployment's `{current}`")]
+    RuntimeDowngrade { runtime: String, current: String },
+
+    #[error("`{kind}` deploys need DAG deploys, which are disabled on Deployment `{deployment}`")]
+    ImageOnlyNeedsDagDeploys { kind: String, deployment: String },
+
+    #[error("writing the image config")]
+    Json(#[source] serde_json::Error),
+
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 fn in_workspace(workspace_id: &Option<String>) -> String {
@@ -123,6 +180,16 @@ impl DeployError {
                 FailureKind::Refused
             }
             DeployError::WaitTimedOut { .. } => FailureKind::NotHealthy,
+            DeployError::Dockerfile(_)
+            | DeployError::Inputs(_)
+            | DeployError::Layer(_)
+            | DeployError::ImageName { .. } => FailureKind::Input,
+            DeployError::Builder(error) => builder_kind(error),
+            DeployError::Registry(error) => registry_kind(error),
+            DeployError::RuntimeNotOffered { .. }
+            | DeployError::RuntimeDowngrade { .. }
+            | DeployError::ImageOnlyNeedsDagDeploys { .. } => FailureKind::Refused,
+            DeployError::Json(_) | DeployError::Internal(_) => FailureKind::Internal,
         }
     }
 
@@ -158,7 +225,28 @@ impl DeployError {
             DeployError::WaitTimedOut { .. } => {
                 "raise --wait-timeout, or look at the Deployment in the Astro UI".to_owned()
             }
-            DeployError::NoUploadUrl { .. } | DeployError::TempFile(_) => return None,
+            DeployError::Dockerfile(error) => return error.hint().map(str::to_owned),
+            DeployError::Inputs(error) => return error.hint().map(str::to_owned),
+            DeployError::Layer(error) => return error.hint().map(str::to_owned),
+            DeployError::Builder(error) => return error.hint().map(str::to_owned),
+            DeployError::Registry(error) => return error.hint(),
+            DeployError::ImageName { .. } => {
+                "name an image as `name:tag`, or `host/path/name:tag` for a registry".to_owned()
+            }
+            DeployError::RuntimeNotOffered { .. } => {
+                "change the FROM line of the Dockerfile to an offered Astro Runtime".to_owned()
+            }
+            DeployError::RuntimeDowngrade { .. } => {
+                "Astro does not downgrade a Deployment's runtime: use its runtime or newer"
+                    .to_owned()
+            }
+            DeployError::ImageOnlyNeedsDagDeploys { .. } => {
+                "deploy with --type image-and-dags, or enable DAG deploys".to_owned()
+            }
+            DeployError::NoUploadUrl { .. }
+            | DeployError::TempFile(_)
+            | DeployError::Json(_)
+            | DeployError::Internal(_) => return None,
         };
         Some(text)
     }

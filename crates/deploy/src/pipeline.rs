@@ -1,8 +1,13 @@
 //! The deploy pipeline: plan a deploy without changing anything, then carry the plan out.
 //!
-//! A plan reads the target Deployment, checks everything Astro would refuse (DAG deploys off,
-//! CI/CD enforcement against a personal token, an expired token) and builds the bundle. Only
-//! [`execute`] makes changes: it creates the deploy, uploads, finalizes, and waits when asked.
+//! A plan reads the target Deployment, decides the deploy type (`--type infer` compares the
+//! project with what the deployed image records), checks everything Astro would refuse (DAG
+//! deploys off, CI/CD enforcement against a personal token, an expired token) and builds the
+//! bundle; for an image it decides how the image is made ([`crate::image::produce`]).
+//!
+//! [`execute`] first makes the image locally (build and checks, or the code-only layer) and
+//! checks its runtime, so a failing build, test or runtime changes nothing on Astro. Only then
+//! does it create the deploy, push the image, upload the bundle, finalize, and wait when asked.
 //! If any step before finalize fails, the deploy never takes effect: Astro only applies a
 //! finalized deploy. A Deployment woken for the deploy gets its hibernation schedule back
 //! whatever happens.
@@ -16,12 +21,13 @@ use astro_api::models::{
     HibernationOverrideRequest,
 };
 use astro_api::platform::DeploymentFilter;
-use astro_api::{Client, TokenClaims, TokenKind};
+use astro_api::{ApiToken, Client, TokenClaims, TokenKind};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::bundle::{write_dag_bundle, BundleSummary};
 use crate::error::DeployError;
+use crate::image::produce::{self, ImagePlan, ImageRequest, ProducedImage};
 use crate::progress::{Event, Progress};
 use crate::project::Project;
 
@@ -42,13 +48,26 @@ pub enum Target {
 pub enum DeployKind {
     /// The `dags/` folder as a bundle, without touching the image.
     Dags,
+    /// The image only; the DAGs stay as they are.
+    Image,
+    /// The image and the DAGs: in the image, or as a bundle when DAG deploys are on.
+    ImageAndDags,
+    /// `dags` when only `dags/` differs from what is deployed, else `image-and-dags`.
+    Infer,
 }
 
 impl DeployKind {
+    /// Astro's deploy type for this kind; `Infer` must be resolved first.
     pub fn api_type(self) -> DeployType {
         match self {
             DeployKind::Dags => DeployType::DagOnly,
+            DeployKind::Image => DeployType::ImageOnly,
+            DeployKind::ImageAndDags | DeployKind::Infer => DeployType::ImageAndDag,
         }
+    }
+
+    fn ships_image(self) -> bool {
+        self != DeployKind::Dags
     }
 }
 
@@ -76,13 +95,15 @@ pub struct DeployInputs {
     pub project_dir: PathBuf,
     pub kind: DeployKind,
     pub description: Option<String>,
-    /// Wait for the new bundle to run; `None` returns once the deploy is finalized.
+    /// Wait for the new code to run; `None` returns once the deploy is finalized.
     pub wait: Option<WaitOptions>,
     /// Wake a hibernating development Deployment for the deploy.
     pub wake: bool,
-    /// The claims of the token the client uses.
+    /// The token the client uses: its claims for the checks, its secret for registry logins.
     pub token: TokenClaims,
+    pub api_token: ApiToken,
     pub upload: UploadOptions,
+    pub image: ImageRequest,
 }
 
 /// The facts about the target Deployment that the plan relied on.
@@ -97,6 +118,7 @@ pub struct TargetFacts {
     pub is_dag_deploy_enabled: bool,
     pub is_cicd_enforced: bool,
     pub is_development_mode: bool,
+    pub astro_runtime_version: String,
     pub current_dag_tarball_version: Option<String>,
 }
 
@@ -111,6 +133,7 @@ impl From<&Deployment> for TargetFacts {
             is_dag_deploy_enabled: deployment.is_dag_deploy_enabled,
             is_cicd_enforced: deployment.is_cicd_enforced,
             is_development_mode: deployment.is_development_mode,
+            astro_runtime_version: deployment.astro_runtime_version.clone(),
             current_dag_tarball_version: deployment.dag_tarball_version.clone(),
         }
     }
@@ -121,20 +144,31 @@ impl From<&Deployment> for TargetFacts {
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub deployment: TargetFacts,
+    /// What ships; never `infer`.
     pub kind: DeployKind,
     pub deploy_type: String,
+    /// Why `--type infer` chose `kind`.
+    pub inferred: Option<String>,
     pub description: Option<String>,
-    pub bundle: BundleSummary,
+    /// The DAG bundle, when the DAGs ship as one.
+    pub bundle: Option<BundleSummary>,
+    pub image: Option<ImagePlan>,
     /// The Deployment hibernates and will be woken for the deploy.
     pub wake: bool,
     pub wait: bool,
     pub warnings: Vec<String>,
     #[serde(skip)]
+    target: Deployment,
+    #[serde(skip)]
+    offered_runtimes: Vec<String>,
+    #[serde(skip)]
     wait_options: Option<WaitOptions>,
     #[serde(skip)]
-    bundle_file: tempfile::NamedTempFile,
+    bundle_file: Option<tempfile::NamedTempFile>,
     #[serde(skip)]
-    upload: UploadOptions,
+    project: Project,
+    #[serde(skip)]
+    inputs: DeployInputs,
 }
 
 /// How a deploy ended.
@@ -143,10 +177,27 @@ pub struct Plan {
 pub enum DeployState {
     /// Finalized; not waited for.
     Finalized,
-    /// The Deployment runs the new bundle and is healthy.
+    /// The Deployment runs the new code and is healthy.
     Live,
-    /// Finalized, but the Deployment hibernates: the bundle rolls out when it wakes.
+    /// Finalized, but the Deployment hibernates: the new code rolls out when it wakes.
     PendingWake,
+}
+
+/// What was pushed for an image deploy.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageOutcome {
+    /// `<imageRepository>:<imageTag>`.
+    pub reference: String,
+    pub digest: String,
+    /// `code-only`, `full-build` or `prebuilt`.
+    pub route: produce::ImageRoute,
+    pub full_build_reason: Option<String>,
+    pub runtime_version: Option<String>,
+    pub bytes_uploaded: u64,
+    pub layers_uploaded: usize,
+    pub layers_skipped: usize,
+    pub layers_mounted: usize,
 }
 
 /// What a deploy did.
@@ -159,8 +210,10 @@ pub struct Outcome {
     pub web_server_url: String,
     pub deploy_id: String,
     pub deploy_type: String,
-    pub bundle: BundleSummary,
-    pub bundle_version: String,
+    pub inferred: Option<String>,
+    pub bundle: Option<BundleSummary>,
+    pub bundle_version: Option<String>,
+    pub image: Option<ImageOutcome>,
     pub state: DeployState,
     /// The Deployment's status when the deploy ended.
     pub deployment_status: String,
@@ -168,7 +221,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// Reads the target and the project, checks the deploy, and builds the bundle. Changes nothing.
+/// Reads the target and the project, decides and checks the deploy, and builds the bundle.
+/// Changes nothing.
 pub async fn plan(
     client: &Client,
     inputs: &DeployInputs,
@@ -183,59 +237,138 @@ pub async fn plan(
         name: deployment.name.clone(),
         status: deployment.status.clone(),
     });
-    check_deployment(&deployment, inputs)?;
+    let (kind, inferred) = resolve_kind(inputs, &project, &deployment).await?;
+    check_deployment(&deployment, kind, &inputs.token)?;
 
-    let bundle_file = tempfile::Builder::new()
-        .prefix("astro-deploy-dags-")
-        .suffix(".tar.gz")
-        .tempfile()
-        .map_err(DeployError::TempFile)?;
-    let bundle = build_bundle(&project, bundle_file.path().to_owned()).await?;
-    progress.event(Event::BundleBuilt {
-        files: bundle.files,
-        bytes: bundle.bytes,
-        sha256: bundle.sha256.clone(),
-    });
+    let dag_deploys = deployment.is_dag_deploy_enabled;
+    let ships_bundle =
+        kind == DeployKind::Dags || (kind == DeployKind::ImageAndDags && dag_deploys);
+    let (bundle, bundle_file) = match ships_bundle {
+        true => {
+            let (summary, file) = build_bundle(&project).await?;
+            progress.event(Event::BundleBuilt {
+                files: summary.files,
+                bytes: summary.bytes,
+                sha256: summary.sha256.clone(),
+            });
+            (Some(summary), Some(file))
+        }
+        false => (None, None),
+    };
 
-    let hibernating = deployment.status == DeploymentStatus::Hibernating;
-    let mut warnings = Vec::new();
-    if bundle.files == 0 {
-        warnings.push("dags/ holds no files: this deploy removes every DAG".to_owned());
-    }
-    if hibernating && !inputs.wake {
-        warnings.push(format!(
-            "Deployment `{}` is hibernating: the new DAGs run when it wakes (add --wake to wake \
-             it for the deploy)",
-            deployment.name
-        ));
-    }
+    let (image, offered_runtimes) = match kind.ships_image() {
+        true => {
+            let token = inputs.api_token.expose();
+            let image =
+                produce::plan(&project, &deployment, &inputs.image, dag_deploys, token).await?;
+            progress.event(Event::ImagePlanned {
+                route: serde_json::to_value(image.route)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                reason: image.full_build_reason.clone(),
+            });
+            let options = client.deployment_options().await?;
+            let offered = options
+                .runtime_releases
+                .into_iter()
+                .map(|r| r.version)
+                .collect();
+            (Some(image), offered)
+        }
+        false => (None, Vec::new()),
+    };
+
+    let warnings = warnings_for(&deployment, inputs, bundle.as_ref(), image.as_ref());
     for warning in &warnings {
         progress.event(Event::Warning(warning.clone()));
     }
 
     Ok(Plan {
         deployment: TargetFacts::from(&deployment),
-        kind: inputs.kind,
-        deploy_type: inputs.kind.api_type().to_string(),
+        kind,
+        deploy_type: kind.api_type().to_string(),
+        inferred,
         description: inputs.description.clone(),
         bundle,
-        wake: inputs.wake && hibernating,
+        image,
+        wake: inputs.wake && deployment.status == DeploymentStatus::Hibernating,
         wait: inputs.wait.is_some(),
         warnings,
+        target: deployment,
+        offered_runtimes,
         wait_options: inputs.wait,
         bundle_file,
-        upload: inputs.upload.clone(),
+        project,
+        inputs: inputs.clone(),
     })
 }
 
-/// Carries a plan out. The bundle file is removed when the plan is dropped.
+fn warnings_for(
+    deployment: &Deployment,
+    inputs: &DeployInputs,
+    bundle: Option<&BundleSummary>,
+    image: Option<&ImagePlan>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if bundle.is_some_and(|b| b.files == 0) {
+        warnings.push("dags/ holds no files: this deploy removes every DAG".to_owned());
+    }
+    if deployment.status == DeploymentStatus::Hibernating && !inputs.wake {
+        warnings.push(format!(
+            "Deployment `{}` is hibernating: the new code runs when it wakes (add --wake to wake \
+             it for the deploy)",
+            deployment.name
+        ));
+    }
+    if image.is_some_and(|i| i.checks_skipped) {
+        warnings.push("--skip-checks: no tests or DAG imports run before the push".to_owned());
+    }
+    warnings
+}
+
+/// `--type infer` decided: DAGs only when nothing outside `dags/` changed since the deployed
+/// image, which records a fingerprint of the other project files.
+async fn resolve_kind(
+    inputs: &DeployInputs,
+    project: &Project,
+    deployment: &Deployment,
+) -> Result<(DeployKind, Option<String>), DeployError> {
+    if inputs.kind != DeployKind::Infer {
+        return Ok((inputs.kind, None));
+    }
+    let full = |why: &str| Ok((DeployKind::ImageAndDags, Some(why.to_owned())));
+    if inputs.image.prebuilt.is_some() {
+        return full("an image was named with --image-name");
+    }
+    if !deployment.is_dag_deploy_enabled {
+        return full("DAG deploys are off, so the DAGs ship in the image");
+    }
+
+    let token = inputs.api_token.expose();
+    match produce::only_dags_changed(project, deployment, token).await? {
+        Some(true) => Ok((
+            DeployKind::Dags,
+            Some("only files under dags/ changed".to_owned()),
+        )),
+        Some(false) => full("files outside dags/ changed since the deployed image"),
+        None => full("the deployed image records no project fingerprint to compare with"),
+    }
+}
+
+/// Carries a plan out. The bundle and image files are removed when the plan is dropped.
 pub async fn execute(
     client: &Client,
     plan: Plan,
     progress: &dyn Progress,
 ) -> Result<Outcome, DeployError> {
+    let image = match &plan.image {
+        Some(image_plan) => Some(make_image(&plan, image_plan, progress).await?),
+        None => None,
+    };
+
     if !plan.wake {
-        return deploy(client, &plan, progress).await;
+        return deploy(client, &plan, image.as_ref(), progress).await;
     }
 
     let deployment_id = plan.deployment.id.clone();
@@ -248,7 +381,7 @@ pub async fn execute(
     };
     client.override_hibernation(&deployment_id, &wake).await?;
 
-    let result = deploy(client, &plan, progress).await;
+    let result = deploy(client, &plan, image.as_ref(), progress).await;
 
     // The schedule goes back even when the deploy failed: a Deployment left awake costs money.
     match client.remove_hibernation_override(&deployment_id).await {
@@ -268,9 +401,39 @@ pub async fn execute(
     result
 }
 
+/// Makes the image locally and checks its runtime: nothing on Astro changes if this fails.
+async fn make_image(
+    plan: &Plan,
+    image_plan: &ImagePlan,
+    progress: &dyn Progress,
+) -> Result<ProducedImage, DeployError> {
+    let inputs = &plan.inputs;
+    let token = inputs.api_token.expose();
+    let produced = produce::produce(
+        image_plan,
+        &plan.project,
+        &inputs.image,
+        &plan.deployment.id,
+        token,
+        progress,
+    )
+    .await?;
+
+    match &produced.runtime_version {
+        Some(runtime) => produce::check_runtime(runtime, &plan.target, &plan.offered_runtimes)?,
+        None => progress.event(Event::Warning(
+            "the image names no Astro Runtime version; Astro checks it when the deploy is \
+             finalized"
+                .to_owned(),
+        )),
+    }
+    Ok(produced)
+}
+
 async fn deploy(
     client: &Client,
     plan: &Plan,
+    image: Option<&ProducedImage>,
     progress: &dyn Progress,
 ) -> Result<Outcome, DeployError> {
     let target = &plan.deployment;
@@ -283,25 +446,27 @@ async fn deploy(
         deploy_id: deploy.id.clone(),
     });
 
-    let upload_url = deploy
-        .dags_upload_url
-        .as_deref()
-        .filter(|url| !url.is_empty())
-        .ok_or_else(|| DeployError::NoUploadUrl {
-            deploy_id: deploy.id.clone(),
-        })?;
-    let version =
-        upload(upload_url, plan, progress)
-            .await?
-            .ok_or_else(|| DeployError::NoBundleVersion {
-                deploy_id: deploy.id.clone(),
-            })?;
-    progress.event(Event::UploadFinished {
-        version: version.clone(),
-    });
+    let image_outcome = match (image, &plan.image) {
+        (Some(image), Some(image_plan)) => {
+            Some(push_image(image, image_plan, &deploy, plan, progress).await?)
+        }
+        _ => None,
+    };
 
+    let bundle_version = match &plan.bundle_file {
+        Some(file) => Some(upload_bundle(&deploy, file.path(), plan, progress).await?),
+        None => None,
+    };
+
+    // Astro's finalize body: the bundle's version; an empty one for an image deploy that
+    // leaves the DAGs alone; nothing at all when DAG deploys are off.
+    let dag_tarball_version = match (&bundle_version, target.is_dag_deploy_enabled) {
+        (Some(version), _) => Some(version.clone()),
+        (None, true) => Some(String::new()),
+        (None, false) => None,
+    };
     let finalize = FinalizeDeployRequest {
-        dag_tarball_version: Some(version.clone()),
+        dag_tarball_version,
     };
     client
         .finalize_deploy(&target.id, &deploy.id, &finalize)
@@ -317,8 +482,12 @@ async fn deploy(
         (None, true) => Some(WaitOptions::default()),
         (None, false) => None,
     };
+    let expected = Rollout {
+        bundle_version: bundle_version.clone(),
+        image_tag: image_outcome.as_ref().map(|_| deploy.image_tag.clone()),
+    };
     let (state, status) = match wait {
-        Some(options) => wait_for_rollout(client, &target.id, &version, options, progress).await?,
+        Some(options) => wait_for_rollout(client, &target.id, &expected, options, progress).await?,
         None => (DeployState::Finalized, target.status.clone()),
     };
 
@@ -329,8 +498,10 @@ async fn deploy(
         web_server_url: target.web_server_url.clone(),
         deploy_id: deploy.id,
         deploy_type: plan.deploy_type.clone(),
+        inferred: plan.inferred.clone(),
         bundle: plan.bundle.clone(),
-        bundle_version: version,
+        bundle_version,
+        image: image_outcome,
         state,
         deployment_status: status,
         woke: plan.wake,
@@ -338,15 +509,133 @@ async fn deploy(
     })
 }
 
-async fn upload(
-    url: &str,
+async fn push_image(
+    image: &ProducedImage,
+    image_plan: &ImagePlan,
+    deploy: &astro_api::models::Deploy,
     plan: &Plan,
     progress: &dyn Progress,
+) -> Result<ImageOutcome, DeployError> {
+    let target = produce::target_reference(&deploy.image_repository, &deploy.image_tag)?;
+    progress.event(Event::Pushing {
+        reference: target.to_string(),
+    });
+
+    let token = plan.inputs.api_token.expose();
+    let report = produce::push(image, &target, token, &PushEvents(progress)).await?;
+    progress.event(Event::ImagePushed {
+        reference: target.to_string(),
+        digest: report.manifest_digest.to_string(),
+        bytes_uploaded: report.bytes_uploaded,
+    });
+
+    Ok(ImageOutcome {
+        reference: target.to_string(),
+        digest: report.manifest_digest.to_string(),
+        route: image.route,
+        full_build_reason: image_plan.full_build_reason.clone(),
+        runtime_version: image.runtime_version.clone(),
+        bytes_uploaded: report.bytes_uploaded,
+        layers_uploaded: report.layers_uploaded,
+        layers_skipped: report.layers_skipped,
+        layers_mounted: report.layers_mounted,
+    })
+}
+
+/// Passes a push's layer events on as the core's progress events.
+struct PushEvents<'a>(&'a dyn Progress);
+
+impl registry::PushProgress for PushEvents<'_> {
+    fn layer_started(&self, digest: &registry::Digest, size: u64) {
+        self.0.event(Event::LayerStarted {
+            digest: digest.to_string(),
+            size,
+        });
+    }
+
+    fn layer_bytes_sent(&self, digest: &registry::Digest, sent: u64) {
+        self.0.event(Event::LayerProgress {
+            digest: digest.to_string(),
+            sent,
+        });
+    }
+
+    fn layer_skipped(&self, digest: &registry::Digest) {
+        self.0.event(Event::LayerDone {
+            digest: digest.to_string(),
+            how: "skipped",
+        });
+    }
+
+    fn layer_mounted(&self, digest: &registry::Digest, _from: &str) {
+        self.0.event(Event::LayerDone {
+            digest: digest.to_string(),
+            how: "mounted",
+        });
+    }
+
+    fn layer_uploaded(&self, digest: &registry::Digest) {
+        self.0.event(Event::LayerDone {
+            digest: digest.to_string(),
+            how: "uploaded",
+        });
+    }
+}
+
+async fn upload_bundle(
+    deploy: &astro_api::models::Deploy,
+    file: &std::path::Path,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<String, DeployError> {
+    let upload_url = deploy
+        .dags_upload_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| DeployError::NoUploadUrl {
+            deploy_id: deploy.id.clone(),
+        })?;
+    let total = plan.bundle.as_ref().map_or(0, |b| b.bytes);
+    let version = upload(upload_url, file, total, &plan.inputs.upload, progress)
+        .await?
+        .ok_or_else(|| DeployError::NoBundleVersion {
+            deploy_id: deploy.id.clone(),
+        })?;
+    progress.event(Event::UploadFinished {
+        version: version.clone(),
+    });
+    Ok(version)
+}
+
+/// What the Deployment runs once the deploy has rolled out.
+struct Rollout {
+    bundle_version: Option<String>,
+    image_tag: Option<String>,
+}
+
+impl Rollout {
+    fn done(&self, deployment: &Deployment) -> bool {
+        let bundle = self.bundle_version.as_ref().is_none_or(|version| {
+            deployment.dag_tarball_version.as_deref() == Some(version.as_str())
+        });
+        let image = self
+            .image_tag
+            .as_ref()
+            .is_none_or(|tag| &deployment.image_tag == tag);
+        bundle && image
+    }
+}
+
+async fn upload(
+    url: &str,
+    file: &std::path::Path,
+    total: u64,
+    options: &UploadOptions,
+    progress: &dyn Progress,
 ) -> Result<Option<String>, DeployError> {
-    let total = plan.bundle.bytes;
     progress.event(Event::UploadStarted { total_bytes: total });
 
-    let uploader = BlobUploader::new(plan.upload.clone()).map_err(DeployError::Upload)?;
+    let uploader = BlobUploader::new(options.clone()).map_err(DeployError::Upload)?;
     let on_progress = |sent| {
         progress.event(Event::UploadProgress {
             sent_bytes: sent,
@@ -354,7 +643,7 @@ async fn upload(
         })
     };
     let receipt = uploader
-        .upload_file(url, plan.bundle_file.path(), &on_progress)
+        .upload_file(url, file, &on_progress)
         .await
         .map_err(DeployError::Upload)?;
     Ok(receipt.version_id)
@@ -363,7 +652,7 @@ async fn upload(
 async fn wait_for_rollout(
     client: &Client,
     deployment_id: &str,
-    version: &str,
+    expected: &Rollout,
     options: WaitOptions,
     progress: &dyn Progress,
 ) -> Result<(DeployState, String), DeployError> {
@@ -372,7 +661,7 @@ async fn wait_for_rollout(
 
     loop {
         let deployment = client.get_deployment(deployment_id).await?;
-        let rolled_out = deployment.dag_tarball_version.as_deref() == Some(version);
+        let rolled_out = expected.done(&deployment);
         progress.event(Event::Waiting {
             status: deployment.status.clone(),
             rolled_out,
@@ -425,13 +714,25 @@ fn check_token(claims: &TokenClaims) -> Result<(), DeployError> {
     Ok(())
 }
 
-fn check_deployment(deployment: &Deployment, inputs: &DeployInputs) -> Result<(), DeployError> {
+fn check_deployment(
+    deployment: &Deployment,
+    kind: DeployKind,
+    token: &TokenClaims,
+) -> Result<(), DeployError> {
     let name = || format!("{} ({})", deployment.name, deployment.id);
-    let needs_dag_deploys = matches!(inputs.kind.api_type(), DeployType::DagOnly);
-    if needs_dag_deploys && !deployment.is_dag_deploy_enabled {
-        return Err(DeployError::DagDeploysDisabled { deployment: name() });
+    if !deployment.is_dag_deploy_enabled {
+        match kind {
+            DeployKind::Dags => return Err(DeployError::DagDeploysDisabled { deployment: name() }),
+            DeployKind::Image => {
+                return Err(DeployError::ImageOnlyNeedsDagDeploys {
+                    kind: "IMAGE_ONLY".to_owned(),
+                    deployment: name(),
+                })
+            }
+            DeployKind::ImageAndDags | DeployKind::Infer => {}
+        }
     }
-    if deployment.is_cicd_enforced && inputs.token.kind() == TokenKind::UserSession {
+    if deployment.is_cicd_enforced && token.kind() == TokenKind::UserSession {
         return Err(DeployError::CicdEnforced { deployment: name() });
     }
     Ok(())
@@ -490,11 +791,21 @@ async fn resolve(client: &Client, target: &Target) -> Result<Deployment, DeployE
     }
 }
 
-async fn build_bundle(project: &Project, output: PathBuf) -> Result<BundleSummary, DeployError> {
+async fn build_bundle(
+    project: &Project,
+) -> Result<(BundleSummary, tempfile::NamedTempFile), DeployError> {
+    let file = tempfile::Builder::new()
+        .prefix("astro-deploy-dags-")
+        .suffix(".tar.gz")
+        .tempfile()
+        .map_err(DeployError::TempFile)?;
     let root = project.root().to_owned();
+    let output = file.path().to_owned();
+
     // Bundling reads and compresses files: keep it off the async workers.
-    tokio::task::spawn_blocking(move || write_dag_bundle(&root, &output))
+    let summary = tokio::task::spawn_blocking(move || write_dag_bundle(&root, &output))
         .await
         .map_err(|join| DeployError::TempFile(std::io::Error::other(join.to_string())))?
-        .map_err(DeployError::Bundle)
+        .map_err(DeployError::Bundle)?;
+    Ok((summary, file))
 }

@@ -46,6 +46,44 @@ pub enum Event {
     HibernationRestored {
         deployment_id: String,
     },
+    /// How the image is made, and why not the quick way when it is a full build.
+    ImagePlanned {
+        route: String,
+        reason: Option<String>,
+    },
+    Building {
+        builder: String,
+        tag: String,
+    },
+    /// A line the builder printed.
+    BuilderOutput(String),
+    CheckStarted {
+        check: String,
+    },
+    CheckPassed {
+        check: String,
+    },
+    Pushing {
+        reference: String,
+    },
+    LayerStarted {
+        digest: String,
+        size: u64,
+    },
+    LayerProgress {
+        digest: String,
+        sent: u64,
+    },
+    /// `how` is `skipped`, `mounted` or `uploaded`.
+    LayerDone {
+        digest: String,
+        how: &'static str,
+    },
+    ImagePushed {
+        reference: String,
+        digest: String,
+        bytes_uploaded: u64,
+    },
     /// Something the user should know that does not stop the deploy.
     Warning(String),
 }

@@ -60,7 +60,7 @@ pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
 
     let token = ApiToken::new(info.api_token.clone()).map_err(to_failure)?;
     let claims = token.claims().map_err(to_failure)?;
-    let mut config = ClientConfig::new(token);
+    let mut config = ClientConfig::new(token.clone());
     config.base_url = running.base_url().to_owned();
     let client = Client::new(config).map_err(Failure::from_api)?;
 
@@ -75,7 +75,9 @@ pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
         }),
         wake: false,
         token: claims.clone(),
+        api_token: token.clone(),
         upload: Default::default(),
+        image: Default::default(),
     };
     let reporter = Reporter::new();
 

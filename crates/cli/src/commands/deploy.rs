@@ -1,8 +1,10 @@
 //! `astro-deploy deploy`: plan, check, and (unless a dry run) execute a deploy.
 
+use deploy::image::builder::{BuildSecret, BuilderOptions};
+use deploy::image::produce::ImageRequest;
 use deploy::pipeline::{DeployInputs, DeployKind, Target, WaitOptions};
 
-use crate::args::{DeployArgs, DeployTypeArg, OutputFormat};
+use crate::args::{DeployArgs, DeployTypeArg, ImageArgs, OutputFormat};
 use crate::config;
 use crate::exit::Failure;
 use crate::report::{self, Reporter};
@@ -10,7 +12,8 @@ use crate::report::{self, Reporter};
 pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> {
     let connection = config::connect(&args.api)?;
     let dry_run = args.dry_run;
-    let inputs = inputs(args, connection.claims.clone());
+    let image = image_request(&args.image)?;
+    let inputs = inputs(args, &connection, image);
     let reporter = Reporter::new();
 
     let plan = deploy::plan(&connection.client, &inputs, &reporter)
@@ -29,7 +32,7 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
 }
 
 /// The core's inputs from the flags.
-fn inputs(args: DeployArgs, token: astro_api::TokenClaims) -> DeployInputs {
+fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest) -> DeployInputs {
     let target = match (args.deployment_id, args.deployment_name) {
         (Some(id), _) => Target::Id(id),
         (None, Some(name)) => Target::Name {
@@ -41,6 +44,9 @@ fn inputs(args: DeployArgs, token: astro_api::TokenClaims) -> DeployInputs {
     };
     let kind = match args.deploy_type {
         DeployTypeArg::Dags => DeployKind::Dags,
+        DeployTypeArg::Image => DeployKind::Image,
+        DeployTypeArg::ImageAndDags => DeployKind::ImageAndDags,
+        DeployTypeArg::Infer => DeployKind::Infer,
     };
     let description = args
         .description
@@ -57,7 +63,45 @@ fn inputs(args: DeployArgs, token: astro_api::TokenClaims) -> DeployInputs {
         description,
         wait,
         wake: args.wake,
-        token,
+        token: connection.claims.clone(),
+        api_token: connection.token.clone(),
         upload: Default::default(),
+        image,
     }
+}
+
+/// How to make the image, from the flags; the builders are looked for on `PATH`.
+fn image_request(args: &ImageArgs) -> Result<ImageRequest, Failure> {
+    let build_args = args
+        .build_arg
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(
+                Failure::input(format!("the build argument `{pair}` is not KEY=VALUE"))
+                    .hint("write build arguments as --build-arg KEY=VALUE"),
+            ),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let secrets = args
+        .build_secret
+        .iter()
+        .map(|text| BuildSecret::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Failure::from_deploy(deploy::DeployError::Builder(error)))?;
+
+    Ok(ImageRequest {
+        prebuilt: args.image_name.clone(),
+        builder: args.builder.clone(),
+        builder_search_path: std::env::var_os("PATH").unwrap_or_default(),
+        builder_options: BuilderOptions {
+            extra_global_args: args.builder_arg.clone(),
+        },
+        build_args,
+        secrets,
+        pytest: args.pytest.clone(),
+        parse: args.parse,
+        skip_checks: args.skip_checks,
+        full_build: args.full_build,
+    })
 }

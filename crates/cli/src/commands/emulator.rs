@@ -14,7 +14,6 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
         state_file: args.state,
         rollout_delay: args.rollout_delay,
         registry_host: args.registry,
-        ..EmulatorConfig::default()
     };
     let running = emulator::start(config).await.map_err(|error| {
         Failure::input("starting the emulator")

@@ -10,7 +10,7 @@ use crate::exit::Failure;
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let format = cli.global.output;
     match cli.command {
-        Command::Deploy(args) => deploy::run(args, format).await,
+        Command::Deploy(args) => deploy::run(*args, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }

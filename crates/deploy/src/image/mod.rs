@@ -6,3 +6,4 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod inputs;
 pub mod layer;
+pub mod produce;
