@@ -14,12 +14,14 @@
 //! the Dockerfile is copied into the temporary folder with its own ignore file and built with
 //! the project as the context.
 //!
-//! Buildah and Podman build without their layer cache (`--layers`): it reuses a cached `ENV` or
-//! `LABEL` set from an `ARG` even when the argument's value changed (reported upstream as
-//! buildah issue 5501), which would ship a wrong setting without a word. All of a build's own
-//! steps become one layer. On CI runners that start empty this costs nothing; on a runner that
-//! keeps its storage, dependencies are installed again on each build. Turning the cache back on
-//! for Buildah and Podman versions with the fix would win that back.
+//! Buildah and Podman build one layer per instruction (`--layers`), as Docker does, so that the
+//! last layer of a project image holds the project files and nothing else: the code-only route
+//! replaces exactly that layer. They build without their layer cache (`--no-cache`): it reuses
+//! a cached `ENV` or `LABEL` set from an `ARG` even when the argument's value changed (reported
+//! upstream as buildah issue 5501), which would ship a wrong setting without a word. On CI
+//! runners that start empty this costs nothing; on a runner that keeps its storage,
+//! dependencies are installed again on each full build. Turning the cache back on for Buildah
+//! and Podman versions with the fix would win that back.
 //!
 //! [`ImageBuilder::export_oci_layout`] writes the built image as an OCI image layout, so that
 //! it can be pushed without the builder. Docker does this through `docker save`, which writes
@@ -859,12 +861,17 @@ impl ImageBuilder {
         prepared: &Prepared,
     ) -> Result<CommandLine, BuilderError> {
         let mut command = self.command();
+        // One layer per instruction, as Docker makes them: the code-only route replaces the
+        // last layer, which must then hold the project files and nothing else (Buildah and
+        // Podman would otherwise squash a build's steps into one layer). No cache: Buildah
+        // 1.28 reuses cached steps whose build argument changed (buildah issue 5501).
         match self.builder {
             Builder::Buildah => {
                 command.args(["bud", "--isolation", "chroot", "--format", "docker"]);
+                command.args(["--layers", "--no-cache"]);
             }
             Builder::Podman => {
-                command.args(["build", "--format", "docker", "--layers=false"]);
+                command.args(["build", "--format", "docker", "--layers", "--no-cache"]);
             }
             Builder::Docker => {
                 command.args(["buildx", "build", "--load", "--progress", "plain"]);
@@ -1272,7 +1279,7 @@ mod tests {
         assert_eq!(
             command.to_string(),
             "/usr/bin/buildah --storage-driver vfs bud --isolation chroot --format docker \
-             --platform linux/amd64 -f /p/Dockerfile -t example/project:1 --iidfile \
+             --layers --no-cache --platform linux/amd64 -f /p/Dockerfile -t example/project:1 --iidfile \
              /tmp/b/image-id --build-arg 'PIP_INDEX_URL=<redacted>' --secret \
              id=pipconf,src=/run/pip.conf --label io.astro.commit=abc --ignorefile \
              /tmp/b/ignore /p"

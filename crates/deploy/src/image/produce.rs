@@ -274,7 +274,19 @@ fn code_only_blocker(
     if deployed.manifest.layers.is_empty() || deployed.config.diff_ids().is_empty() {
         return Some("the deployed image has no layers".to_owned());
     }
+    if !last_layer_is_a_copy(&deployed.config) {
+        return Some("the deployed image's last layer was not made by a COPY".to_owned());
+    }
     None
+}
+
+/// Whether the history says the last layer came from a `COPY` (the project copy), rather than
+/// from a build whose steps were squashed into one layer.
+fn last_layer_is_a_copy(config: &ImageConfig) -> bool {
+    let history = config.history.as_deref().unwrap_or_default();
+    let mut with_layers = history.iter().filter(|h| h.empty_layer != Some(true));
+    let last = with_layers.next_back();
+    last.and_then(|h| h.created_by.as_deref()).is_some_and(|by| by.contains("COPY"))
 }
 
 /// Reads the deployed image's manifest and config; the error is a reason for a full build.
