@@ -64,11 +64,46 @@ install_azurite() {
     report azurite "installed ($AZURITE_VERSION)"
 }
 
+# --- An OCI registry and image tools (Debian) ----------------------------------------------------
+# `docker-registry` is a real distribution registry for the push tests; `skopeo` and `umoci`
+# read back what was pushed; `buildah` builds images without a container engine; the static
+# busybox goes into `FROM scratch` stand-in images (the dynamic `busybox` package cannot).
+IMAGE_PACKAGES=(docker-registry skopeo umoci buildah busybox-static)
+
+install_image_tools() {
+    local missing=()
+    local package
+    for package in "${IMAGE_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"
+        then
+            missing+=("$package")
+        fi
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        report image-tools "present (${IMAGE_PACKAGES[*]})"
+        return
+    fi
+
+    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+        die "missing Debian packages: ${missing[*]}; as root: apt-get install ${missing[*]}"
+    fi
+    if [[ "$apt_updated" == false ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+        apt_updated=true
+    fi
+    DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+        die "apt-get install ${missing[*]} failed"
+    command -v docker-registry >/dev/null 2>&1 ||
+        die "installed ${missing[*]} but docker-registry is still not on PATH"
+    report image-tools "installed (apt: ${missing[*]})"
+}
+
 # --- The list of dependencies -------------------------------------------------------------------
-# Add one `install_<name>` function above and its name here. Planned: an OCI registry
-# (Debian `docker-registry`) and image tools (`skopeo`, `umoci`, `buildah`).
+# Add one `install_<name>` function above and its name here.
 DEPENDENCIES=(
     install_azurite
+    install_image_tools
 )
 
 for install in "${DEPENDENCIES[@]}"; do

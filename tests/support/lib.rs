@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod azurite;
+pub mod registry;
 pub mod runtime_image;
 
 /// The repository root: the parent of this package's directory (`tests/`).
