@@ -286,7 +286,8 @@ fn last_layer_is_a_copy(config: &ImageConfig) -> bool {
     let history = config.history.as_deref().unwrap_or_default();
     let mut with_layers = history.iter().filter(|h| h.empty_layer != Some(true));
     let last = with_layers.next_back();
-    last.and_then(|h| h.created_by.as_deref()).is_some_and(|by| by.contains("COPY"))
+    last.and_then(|h| h.created_by.as_deref())
+        .is_some_and(|by| by.contains("COPY"))
 }
 
 /// Reads the deployed image's manifest and config; the error is a reason for a full build.
@@ -643,12 +644,9 @@ async fn prebuilt(
             .get_blob_to_file(repository, &layer.digest, &path)
             .await
             .map_err(DeployError::Registry)?;
-        layers.push(LayerSource::file(
-            &layer.media_type,
-            layer.digest.clone(),
-            layer.size,
-            path,
-        ));
+        // On the target's registry, the push mounts the layer instead of sending it again.
+        let source = LayerSource::file(&layer.media_type, layer.digest.clone(), layer.size, path);
+        layers.push(source.with_origin(BlobOrigin::of(&reference)));
     }
     let runtime = ImageConfig::from_slice(&config)
         .ok()

@@ -1,0 +1,443 @@
+//! Image deploys end to end, with real parts: the `astro-deploy` binary builds with Buildah
+//! (`vfs` storage, `chroot` isolation), pushes natively to Debian's `docker-registry` on
+//! loopback, and deploys to the emulator, which reads the pushed image back from that registry
+//! (tag present, runtime offered, no downgrade) before it finalizes.
+//!
+//! The base image is the stand-in Astro Runtime of `tests/support/runtime_image.rs`, with the
+//! same `ONBUILD` steps as the real one.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use e2e_tests::registry::LocalRegistry;
+use e2e_tests::runtime_image::{
+    build_runtime_image, insecure_registries_conf, runtime_reference, BuildahStore,
+    PYTEST_FAIL_MARKER,
+};
+use emulator::{EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
+
+/// Everything one test deploys with: a registry, stand-in runtimes in it, an emulator whose
+/// Deployments push there, a Buildah storage, and a copy of the fixture project.
+struct Setup {
+    registry: LocalRegistry,
+    emulator: RunningEmulator,
+    store: BuildahStore,
+    registries_conf: PathBuf,
+    project: tempfile::TempDir,
+    _files: tempfile::TempDir,
+}
+
+async fn setup(runtime: &str) -> Setup {
+    let registry = LocalRegistry::start();
+    let host = registry.host();
+    let versions = ["12.1.0", "12.2.0", "12.3.0"];
+    tokio::task::spawn_blocking({
+        let host = host.clone();
+        move || build_runtime_image(&host, &versions)
+    })
+    .await
+    .unwrap();
+
+    let files = tempfile::tempdir().unwrap();
+    let registries_conf = files.path().join("registries.conf");
+    std::fs::write(&registries_conf, insecure_registries_conf(&host)).unwrap();
+
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(
+        &e2e_tests::repo_root().join("tests/fixtures/image-project"),
+        project.path(),
+    );
+    let dockerfile = format!("FROM {}\n", runtime_reference(&host, runtime));
+    std::fs::write(project.path().join("Dockerfile"), dockerfile).unwrap();
+
+    let config = EmulatorConfig {
+        registry_host: Some(host),
+        rollout_delay: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    };
+    let emulator = emulator::start(config).await.unwrap();
+    Setup {
+        registry,
+        emulator,
+        store: BuildahStore::temporary(),
+        registries_conf,
+        project,
+        _files: files,
+    }
+}
+
+impl Setup {
+    fn deployment(&self) -> String {
+        self.emulator.info().deployments.dags_enabled.clone()
+    }
+
+    /// Runs `astro-deploy deploy` on the project with Buildah and `extra` flags.
+    async fn deploy(&self, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec![
+            "deploy".into(),
+            "--deployment-id".into(),
+            self.deployment(),
+            "--project".into(),
+            self.project.path().display().to_string(),
+            "--builder".into(),
+            "buildah".into(),
+            "--output".into(),
+            "json".into(),
+        ];
+        let mut globals = self.store.global_args();
+        globals.push("--registries-conf".into());
+        globals.push(self.registries_conf.display().to_string());
+        args.extend(
+            globals
+                .into_iter()
+                .map(|arg| format!("--builder-arg={arg}")),
+        );
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+
+        let token = self.emulator.info().api_token.clone();
+        let output = tokio::process::Command::new(BIN)
+            .args(&args)
+            .env("ASTRO_API_URL", self.emulator.base_url())
+            .env("ASTRO_API_TOKEN", &token)
+            .env_remove("CI")
+            .output()
+            .await
+            .unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert!(
+            !run.stdout.contains(&token) && !run.stderr.contains(&token),
+            "token leaked"
+        );
+        run
+    }
+
+    fn write(&self, relative: &str, content: &str) {
+        let path = self.project.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    fn posted_deploys(&self) -> usize {
+        let exchanges = self.emulator.exchanges();
+        exchanges
+            .iter()
+            .filter(|e| e.method == "POST" && e.path.ends_with("/deploys"))
+            .count()
+    }
+
+    /// Unpacks a pushed image with skopeo and umoci, independently of astro-deploy's code.
+    fn unpack(&self, reference: &str, into: &Path) -> PathBuf {
+        let layout = into.join("layout");
+        let bundle = into.join("bundle");
+        std::fs::create_dir_all(into).unwrap();
+        run_tool(Command::new("skopeo").args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &format!("oci:{}:image", layout.display()),
+        ]));
+        run_tool(Command::new("umoci").args([
+            "unpack",
+            "--image",
+            &format!("{}:image", layout.display()),
+            &bundle.display().to_string(),
+        ]));
+        bundle.join("rootfs")
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    fn ok(self) -> Value {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.json()
+    }
+}
+
+fn run_tool(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every entry of an unpacked filesystem: type, mode, owner, and content or link target.
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            let what = if meta.file_type().is_symlink() {
+                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                pending.push(path.clone());
+                "dir".to_owned()
+            } else {
+                let content = std::fs::read(&path).unwrap();
+                format!("file {} bytes {:x}", content.len(), checksum(&content))
+            };
+            let mode = meta.mode() & 0o7777;
+            entries.insert(
+                name,
+                format!("{what} mode {mode:o} owner {}:{}", meta.uid(), meta.gid()),
+            );
+        }
+    }
+    entries
+}
+
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[tokio::test]
+async fn an_image_deploy_builds_and_pushes_and_a_code_change_then_needs_no_builder() {
+    let setup = setup("12.2.0").await;
+
+    // The first deploy must build: the Deployment's image is not in the registry yet.
+    let first = setup
+        .deploy(&["--type", "image-and-dags", "--wait"])
+        .await
+        .ok();
+    assert_eq!(first["deployType"], "IMAGE_AND_DAG");
+    assert_eq!(first["state"], "live");
+    assert_eq!(first["image"]["route"], "full-build");
+    let reason = first["image"]["fullBuildReason"].as_str().unwrap();
+    assert!(reason.contains("could not be read"), "{reason}");
+    assert_eq!(first["image"]["runtimeVersion"], "12.2.0");
+    assert!(
+        first["bundle"]["files"].as_u64().unwrap() >= 2,
+        "DAGs ship as a bundle"
+    );
+    assert!(first["bundleVersion"].as_str().is_some());
+
+    // A change to project files only: the new image is the deployed one plus one new layer.
+    setup.write("include/report.sql", "select 2;\n");
+    setup.write("dags/new_dag.py", "# a new DAG\n");
+    let second = setup
+        .deploy(&["--type", "image-and-dags", "--wait"])
+        .await
+        .ok();
+    assert_eq!(second["image"]["route"], "code-only", "{second}");
+    assert_eq!(second["image"]["layersUploaded"], 1);
+    assert_eq!(second["image"]["layersMounted"], 0);
+    assert!(second["image"]["layersSkipped"].as_u64().unwrap() >= 3);
+    assert!(second["image"]["bytesUploaded"].as_u64().unwrap() < 64 * 1024);
+    assert_eq!(second["state"], "live");
+
+    // The same tree built in full: its filesystem must equal the code-only image's.
+    let third = setup
+        .deploy(&["--type", "image-and-dags", "--full-build"])
+        .await
+        .ok();
+    assert_eq!(third["image"]["route"], "full-build");
+    assert_eq!(third["image"]["fullBuildReason"], "--full-build was given");
+
+    let work = tempfile::tempdir().unwrap();
+    let code_only = tree(&setup.unpack(
+        second["image"]["reference"].as_str().unwrap(),
+        &work.path().join("code-only"),
+    ));
+    let full = tree(&setup.unpack(
+        third["image"]["reference"].as_str().unwrap(),
+        &work.path().join("full"),
+    ));
+    let differences: Vec<String> = code_only
+        .iter()
+        .filter(|(path, entry)| full.get(*path) != Some(*entry))
+        .map(|(path, entry)| format!("{path}: code-only {entry} / full {:?}", full.get(path)))
+        .chain(
+            full.keys()
+                .filter(|p| !code_only.contains_key(*p))
+                .map(|p| format!("{p}: only in full")),
+        )
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "the images differ:\n{}",
+        differences.join("\n")
+    );
+    assert!(code_only.contains_key("usr/local/airflow/include/report.sql"));
+    assert!(
+        !code_only
+            .keys()
+            .any(|p| p.starts_with("usr/local/airflow/dags")),
+        "dags/ ships as a bundle"
+    );
+
+    // A dependency change cannot take the code-only route.
+    setup.write(
+        "requirements.txt",
+        "apache-airflow-providers-http==4.13.3\nrequests==2.32.3\n",
+    );
+    let fourth = setup.deploy(&["--type", "image-and-dags"]).await.ok();
+    assert_eq!(fourth["image"]["route"], "full-build");
+    let reason = fourth["image"]["fullBuildReason"].as_str().unwrap();
+    assert!(reason.contains("requirements.txt"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_failing_test_stops_the_deploy_before_anything_is_pushed_and_shows_its_output() {
+    let setup = setup("12.2.0").await;
+    setup.write(PYTEST_FAIL_MARKER, "");
+
+    let run = setup
+        .deploy(&["--type", "image-and-dags", "--pytest"])
+        .await;
+
+    assert_eq!(run.code, 9, "{}", run.stderr);
+    assert!(run.stderr.contains("pytest"), "{}", run.stderr);
+    assert!(
+        run.stderr.to_lowercase().contains("failed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(setup.posted_deploys(), 0, "no deploy was created");
+    assert_eq!(run.json()["error"]["exitCode"], 9);
+}
+
+#[tokio::test]
+async fn a_runtime_downgrade_is_refused_before_any_change() {
+    let setup = setup("12.1.0").await;
+
+    let run = setup.deploy(&["--type", "image-and-dags"]).await;
+
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`12.1.0` is older than the Deployment's `12.2.0`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(setup.posted_deploys(), 0);
+}
+
+#[tokio::test]
+async fn an_upgrade_is_deployed_and_the_deployment_then_runs_the_new_runtime() {
+    let setup = setup("12.3.0").await;
+
+    let out = setup
+        .deploy(&["--type", "image-and-dags", "--wait"])
+        .await
+        .ok();
+
+    assert_eq!(out["image"]["runtimeVersion"], "12.3.0");
+    let deployment = get_deployment(&setup).await;
+    assert_eq!(deployment["astroRuntimeVersion"], "12.3.0");
+    assert_eq!(
+        deployment["imageTag"],
+        out["image"]["reference"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn infer_ships_only_the_dags_when_only_dags_changed() {
+    let setup = setup("12.2.0").await;
+    setup.deploy(&["--type", "image-and-dags"]).await.ok();
+
+    setup.write("dags/example_etl.py", "# changed\n");
+    let dags = setup.deploy(&["--type", "infer"]).await.ok();
+    assert_eq!(dags["deployType"], "DAG_ONLY", "{dags}");
+    assert_eq!(dags["inferred"], "only files under dags/ changed");
+    assert!(dags["image"].is_null());
+
+    setup.write("include/report.sql", "select 3;\n");
+    let image = setup.deploy(&["--type", "infer"]).await.ok();
+    assert_eq!(image["deployType"], "IMAGE_AND_DAG", "{image}");
+    assert_eq!(image["image"]["route"], "code-only");
+}
+
+#[tokio::test]
+async fn a_prebuilt_image_in_the_registry_is_deployed_without_a_build() {
+    let setup = setup("12.2.0").await;
+    let prebuilt = runtime_reference(&setup.registry.host(), "12.3.0");
+
+    let out = setup
+        .deploy(&["--type", "image", "--image-name", &prebuilt])
+        .await
+        .ok();
+
+    assert_eq!(out["deployType"], "IMAGE_ONLY");
+    assert_eq!(out["image"]["route"], "prebuilt");
+    assert!(out["bundle"].is_null());
+    assert_eq!(
+        out["image"]["layersUploaded"], 0,
+        "same registry: layers are mounted"
+    );
+    assert!(out["image"]["layersMounted"].as_u64().unwrap() >= 1);
+}
+
+async fn get_deployment(setup: &Setup) -> Value {
+    let info = setup.emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments/{}",
+        setup.emulator.base_url(),
+        info.organization_id,
+        setup.deployment()
+    );
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&info.api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
