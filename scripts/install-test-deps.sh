@@ -91,8 +91,9 @@ install_image_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
         apt_updated=true
     fi
+    # With recommends: Buildah's (an OCI runtime, fuse-overlayfs) are what it was tested with.
     DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+        apt-get install -y -qq "${missing[@]}" >&2 ||
         die "apt-get install ${missing[*]} failed"
     command -v docker-registry >/dev/null 2>&1 ||
         die "installed ${missing[*]} but docker-registry is still not on PATH"
