@@ -606,7 +606,7 @@ async fn find_builder(request: &ImageRequest) -> Result<ImageBuilder, DeployErro
 }
 
 /// A prebuilt image: from a registry when its name starts with a registry host, else from the
-/// builder that holds it.
+/// builder that holds it. Either way it is deployed as it is, without checks.
 async fn prebuilt(
     name: &str,
     request: &ImageRequest,
@@ -661,10 +661,11 @@ async fn prebuilt(
     Ok((source, runtime))
 }
 
-/// Whether an image name starts with a registry host (`host.tld/`, `host:port/`, `localhost/`).
+/// Whether an image name starts with a registry host (`host.tld/`, `host:port/`). A bare
+/// `localhost/` is how Buildah and Podman name the images they built, so it means local.
 fn names_registry(name: &str) -> bool {
     match name.split_once('/') {
-        Some((first, _)) => first.contains('.') || first.contains(':') || first == "localhost",
+        Some((first, _)) => first.contains('.') || first.contains(':'),
         None => false,
     }
 }
@@ -722,4 +723,45 @@ pub async fn push(
     registry::push_image(&client, &image.source, target, progress)
         .await
         .map_err(DeployError::Registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_have_a_host_with_a_dot_or_port() {
+        assert!(names_registry("quay.io/astronomer/astro-runtime:12.2.0"));
+        assert!(names_registry("127.0.0.1:5000/team/image:1"));
+        assert!(!names_registry("localhost/astro-deploy/cdep:abc"));
+        assert!(!names_registry("my-image:latest"));
+        assert!(!names_registry("team/image:1"));
+    }
+
+    #[test]
+    fn only_offered_runtimes_and_no_downgrades_pass() {
+        let deployment: Deployment = serde_json::from_value(serde_json::json!({
+            "id": "cdep", "name": "d", "organizationId": "o", "workspaceId": "w",
+            "status": "HEALTHY", "isDagDeployEnabled": true, "isCicdEnforced": false,
+            "astroRuntimeVersion": "12.2.0", "imageRepository": "r", "imageTag": "t",
+            "webServerUrl": "u"
+        }))
+        .unwrap();
+        let offered = vec![
+            "12.1.0".to_owned(),
+            "12.2.0".to_owned(),
+            "12.10.0".to_owned(),
+        ];
+
+        assert!(check_runtime("12.2.0", &deployment, &offered).is_ok());
+        assert!(check_runtime("12.10.0", &deployment, &offered).is_ok());
+        assert!(matches!(
+            check_runtime("12.1.0", &deployment, &offered),
+            Err(DeployError::RuntimeDowngrade { .. })
+        ));
+        assert!(matches!(
+            check_runtime("13.0.0", &deployment, &offered),
+            Err(DeployError::RuntimeNotOffered { .. })
+        ));
+    }
 }
