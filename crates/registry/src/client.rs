@@ -61,7 +61,7 @@ impl RegistryConfig {
             plain_http: is_loopback(&host),
             host,
             credentials: None,
-            retry: RetryPolicy::default(),
+            retry: crate::retry::default_policy(),
             chunk_size: 8 * 1024 * 1024,
             parallel_layers: 3,
             connect_timeout: Duration::from_secs(10),
