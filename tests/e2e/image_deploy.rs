@@ -79,10 +79,14 @@ impl Setup {
 
     /// Runs `astro-deploy deploy` on the project with Buildah and `extra` flags.
     async fn deploy(&self, extra: &[&str]) -> Run {
+        self.deploy_to(&self.deployment(), extra).await
+    }
+
+    async fn deploy_to(&self, deployment_id: &str, extra: &[&str]) -> Run {
         let mut args: Vec<String> = vec![
             "deploy".into(),
             "--deployment-id".into(),
-            self.deployment(),
+            deployment_id.to_owned(),
             "--project".into(),
             self.project.path().display().to_string(),
             "--builder".into(),
@@ -440,4 +444,34 @@ async fn get_deployment(setup: &Setup) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn without_dag_deploys_the_dags_ship_inside_the_image() {
+    let setup = setup("12.2.0").await;
+    let id = setup.emulator.info().deployments.dags_disabled.clone();
+
+    let out = setup
+        .deploy_to(&id, &["--type", "image-and-dags", "--wait"])
+        .await
+        .ok();
+
+    assert_eq!(out["deployType"], "IMAGE_AND_DAG");
+    assert!(out["bundle"].is_null(), "no bundle: {out}");
+    assert!(out["bundleVersion"].is_null());
+    assert_eq!(out["state"], "live");
+    let work = tempfile::tempdir().unwrap();
+    let image = tree(&setup.unpack(out["image"]["reference"].as_str().unwrap(), work.path()));
+    assert!(
+        image.contains_key("usr/local/airflow/dags/example_etl.py"),
+        "DAGs in the image"
+    );
+
+    let refused = setup.deploy_to(&id, &["--type", "image"]).await;
+    assert_eq!(refused.code, 6, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("need DAG deploys"),
+        "{}",
+        refused.stderr
+    );
 }
