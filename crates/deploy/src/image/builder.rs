@@ -1279,8 +1279,8 @@ mod tests {
         assert_eq!(
             command.to_string(),
             "/usr/bin/buildah --storage-driver vfs bud --isolation chroot --format docker \
-             --layers --no-cache --platform linux/amd64 -f /p/Dockerfile -t example/project:1 --iidfile \
-             /tmp/b/image-id --build-arg 'PIP_INDEX_URL=<redacted>' --secret \
+             --layers --no-cache --platform linux/amd64 -f /p/Dockerfile -t example/project:1 \
+             --iidfile /tmp/b/image-id --build-arg 'PIP_INDEX_URL=<redacted>' --secret \
              id=pipconf,src=/run/pip.conf --label io.astro.commit=abc --ignorefile \
              /tmp/b/ignore /p"
         );
