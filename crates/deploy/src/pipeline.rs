@@ -262,10 +262,7 @@ pub async fn plan(
             let image =
                 produce::plan(&project, &deployment, &inputs.image, dag_deploys, token).await?;
             progress.event(Event::ImagePlanned {
-                route: serde_json::to_value(image.route)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                route: image.route.to_string(),
                 reason: image.full_build_reason.clone(),
             });
             let options = client.deployment_options().await?;

@@ -78,6 +78,16 @@ pub enum ImageRoute {
     Prebuilt,
 }
 
+impl std::fmt::Display for ImageRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageRoute::CodeOnly => "code-only",
+            ImageRoute::FullBuild => "full-build",
+            ImageRoute::Prebuilt => "prebuilt",
+        })
+    }
+}
+
 /// The image part of a deploy plan.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -120,9 +130,26 @@ pub struct ProducedImage {
 
 /// A registry client for the registry of `repository`, logged in as Astro's registries expect.
 pub fn registry_client(repository: &str, token: &str) -> Result<RegistryClient, DeployError> {
+    client_for(repository, token, None)
+}
+
+/// A client for reading the deployed image while planning: one retry only, since a failed
+/// read just means a full build, and a plan should not wait long to learn that.
+fn planning_client(repository: &str, token: &str) -> Result<RegistryClient, DeployError> {
+    client_for(repository, token, Some(2))
+}
+
+fn client_for(
+    repository: &str,
+    token: &str,
+    max_attempts: Option<u32>,
+) -> Result<RegistryClient, DeployError> {
     let host = repository.split('/').next().unwrap_or(repository);
-    let config = RegistryConfig::new(host)
+    let mut config = RegistryConfig::new(host)
         .with_credentials(Credentials::new(REGISTRY_USER, Secret::new(token)));
+    if let Some(attempts) = max_attempts {
+        config.retry.max_attempts = attempts;
+    }
     RegistryClient::new(config).map_err(DeployError::Registry)
 }
 
@@ -294,7 +321,7 @@ fn last_layer_is_a_copy(config: &ImageConfig) -> bool {
 async fn read_deployed(reference: &str, token: &str) -> Result<DeployedImage, String> {
     let cannot = |why: String| format!("the deployed image `{reference}` could not be read: {why}");
     let reference = ImageReference::parse(reference).map_err(|e| cannot(e.to_string()))?;
-    let client = registry_client(reference.registry(), token).map_err(|e| cannot(e.to_string()))?;
+    let client = planning_client(reference.registry(), token).map_err(|e| cannot(e.to_string()))?;
     let tag = reference.reference();
 
     let (raw, manifest) = client
