@@ -7,6 +7,7 @@
 //! environment or exits the process.
 
 pub mod bundle;
+pub mod changes;
 pub mod error;
 pub mod image;
 pub mod pipeline;
