@@ -11,6 +11,8 @@ deps_dir="${ASTRO_DEPLOY_TEST_DEPS:-$repo_root/.test-deps}"
 
 # Azurite 3.36+ requires Node.js >= 21; 3.35.0 is the newest release that runs on Node.js 20.
 AZURITE_VERSION="3.35.0"
+# Real GitHub webhook payloads, for the event adapter tests (data only, no code runs).
+WEBHOOKS_EXAMPLES_VERSION="7.6.1"
 
 die() {
     echo "install-test-deps: error: $*" >&2
@@ -64,6 +66,29 @@ install_azurite() {
     report azurite "installed ($AZURITE_VERSION)"
 }
 
+# --- GitHub webhook payloads (npm) -------------------------------------------------------------
+install_webhooks_examples() {
+    local package="@octokit/webhooks-examples"
+    local manifest="$deps_dir/node_modules/$package/package.json"
+    local index="$deps_dir/node_modules/$package/api.github.com/index.json"
+
+    if [[ -f "$manifest" && -f "$index" ]] &&
+        grep -q "\"version\": \"$WEBHOOKS_EXAMPLES_VERSION\"" "$manifest"; then
+        report webhooks "present ($WEBHOOKS_EXAMPLES_VERSION)"
+        return
+    fi
+
+    ensure_command node nodejs
+    ensure_command npm npm
+    mkdir -p "$deps_dir"
+    if ! npm install --prefix "$deps_dir" "$package@$WEBHOOKS_EXAMPLES_VERSION" \
+        --no-audit --no-fund --loglevel=error >&2; then
+        die "npm install $package@$WEBHOOKS_EXAMPLES_VERSION into $deps_dir failed"
+    fi
+    [[ -f "$index" ]] || die "$package@$WEBHOOKS_EXAMPLES_VERSION installed but $index is missing"
+    report webhooks "installed ($WEBHOOKS_EXAMPLES_VERSION)"
+}
+
 # --- An OCI registry and image tools (Debian) ----------------------------------------------------
 # `docker-registry` is a real distribution registry for the push tests; `skopeo` and `umoci`
 # read back what was pushed; `buildah` builds images without a container engine; the static
@@ -104,6 +129,7 @@ install_image_tools() {
 # Add one `install_<name>` function above and its name here.
 DEPENDENCIES=(
     install_azurite
+    install_webhooks_examples
     install_image_tools
 )
 

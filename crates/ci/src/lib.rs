@@ -4,6 +4,10 @@
 //! built, which the CLI uses to choose plain log lines over progress bars and to describe
 //! deploys; event payloads and outputs arrive with the full adapters.
 
+pub mod event;
+pub mod github_event;
+pub mod gitlab_event;
+
 use std::fmt;
 
 /// The CI systems astro-deploy recognises.
