@@ -50,6 +50,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Deploy a project to a Deployment.
     Deploy(Box<DeployArgs>),
+    /// Show which projects of the config file deploy for this branch and change, and how.
+    Plan(PlanArgs),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -61,7 +63,7 @@ pub struct DeployArgs {
     /// The Deployment to deploy to.
     #[arg(
         long,
-        required_unless_present = "deployment_name",
+        required_unless_present_any = ["deployment_name", "all"],
         conflicts_with = "deployment_name"
     )]
     pub deployment_id: Option<String>,
@@ -98,6 +100,17 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Deploy every project of the config file that has a target for the branch and changed.
+    #[arg(long, conflicts_with_all = ["deployment_id", "deployment_name"])]
+    pub all: bool,
+
+    /// With --all: projects deployed at once.
+    #[arg(long, default_value_t = 2, requires = "all")]
+    pub jobs: usize,
+
+    #[command(flatten)]
+    pub monorepo: MonorepoArgs,
+
     #[command(flatten)]
     pub image: ImageArgs,
 
@@ -120,6 +133,27 @@ pub enum DeployTypeArg {
     Image,
     /// `dags` when only files under dags/ differ from what is deployed, else `image-and-dags`.
     Infer,
+}
+
+/// Which projects of a repository deploy: the config file, the branch, and the commits compared.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Monorepos (plan, deploy --all)")]
+pub struct MonorepoArgs {
+    /// The project config file.
+    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    /// The branch whose targets apply [default: the CI run's branch, else git's current one].
+    #[arg(long)]
+    pub branch: Option<String>,
+
+    /// The commit to compare with (a push's `before`, a pull request's base).
+    #[arg(long, value_name = "SHA", requires = "head")]
+    pub base: Option<String>,
+
+    /// The commit being deployed.
+    #[arg(long, value_name = "SHA")]
+    pub head: Option<String>,
 }
 
 /// How the image of an image deploy is made and checked.
@@ -172,6 +206,16 @@ pub struct ApiArgs {
     /// The organization id [env: ASTRO_ORGANIZATION_ID] [default: from the token]
     #[arg(long)]
     pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub monorepo: MonorepoArgs,
+
+    /// Print only GitHub's `strategy.matrix` of the projects that deploy, on one line.
+    #[arg(long)]
+    pub matrix: bool,
 }
 
 #[derive(Debug, Args)]

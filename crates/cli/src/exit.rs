@@ -49,6 +49,10 @@ impl Failure {
         }
     }
 
+    pub fn with_code(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, message)
+    }
+
     pub fn input(message: impl Into<String>) -> Self {
         Self::new(Code::Input, message)
     }

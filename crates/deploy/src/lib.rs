@@ -8,8 +8,10 @@
 
 pub mod bundle;
 pub mod changes;
+pub mod config;
 pub mod error;
 pub mod image;
+pub mod monorepo;
 pub mod pipeline;
 pub mod progress;
 pub mod project;

@@ -10,6 +10,9 @@ use crate::exit::Failure;
 use crate::report::{self, Reporter};
 
 pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> {
+    if args.all {
+        return super::monorepo::deploy_all(args, format).await;
+    }
     let connection = config::connect(&args.api)?;
     let dry_run = args.dry_run;
     let image = image_request(&args.image)?;
@@ -33,11 +36,11 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
 
 /// The core's inputs from the flags.
 fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest) -> DeployInputs {
-    let target = match (args.deployment_id, args.deployment_name) {
-        (Some(id), _) => Target::Id(id),
+    let target = match (&args.deployment_id, &args.deployment_name) {
+        (Some(id), _) => Target::Id(id.clone()),
         (None, Some(name)) => Target::Name {
-            name,
-            workspace_id: args.workspace_id,
+            name: name.clone(),
+            workspace_id: args.workspace_id.clone(),
         },
         // clap requires one of the two.
         (None, None) => Target::Id(String::new()),
@@ -48,8 +51,21 @@ fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest
         DeployTypeArg::ImageAndDags => DeployKind::ImageAndDags,
         DeployTypeArg::Infer => DeployKind::Infer,
     };
+    shared_inputs(&args, connection, image, target, kind, args.project.clone())
+}
+
+/// The inputs every deploy of one command shares, for one target, kind and project.
+pub(super) fn shared_inputs(
+    args: &DeployArgs,
+    connection: &config::Connection,
+    image: ImageRequest,
+    target: Target,
+    kind: DeployKind,
+    project_dir: std::path::PathBuf,
+) -> DeployInputs {
     let description = args
         .description
+        .clone()
         .or_else(|| ci::CiRun::detect().map(|run| run.describe()));
     let wait = args.wait.then(|| WaitOptions {
         timeout: args.wait_timeout,
@@ -58,7 +74,7 @@ fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest
 
     DeployInputs {
         target,
-        project_dir: args.project,
+        project_dir,
         kind,
         description,
         wait,
@@ -71,7 +87,7 @@ fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest
 }
 
 /// How to make the image, from the flags; the builders are looked for on `PATH`.
-fn image_request(args: &ImageArgs) -> Result<ImageRequest, Failure> {
+pub(super) fn image_request(args: &ImageArgs) -> Result<ImageRequest, Failure> {
     let build_args = args
         .build_arg
         .iter()

@@ -3,6 +3,7 @@
 mod demo;
 mod deploy;
 mod emulator;
+mod monorepo;
 
 use crate::args::{Cli, Command};
 use crate::exit::Failure;
@@ -11,6 +12,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let format = cli.global.output;
     match cli.command {
         Command::Deploy(args) => deploy::run(*args, format).await,
+        Command::Plan(args) => monorepo::plan(args, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }

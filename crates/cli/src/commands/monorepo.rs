@@ -1,0 +1,252 @@
+//! Monorepos: `astro-deploy plan [--matrix]` and `astro-deploy deploy --all`, from the project
+//! config file, the branch, and the commits compared.
+
+use std::path::{Path, PathBuf};
+
+use deploy::changes::{self, Detection, HistoryOptions, RangeKind, RevisionRange};
+use deploy::config::ProjectConfig;
+use deploy::monorepo::{self, ProjectPlan};
+use deploy::pipeline::Outcome;
+use futures::StreamExt as _;
+use serde::Serialize;
+use tracing::Instrument as _;
+
+use crate::args::{DeployArgs, MonorepoArgs, OutputFormat, PlanArgs};
+use crate::config;
+use crate::exit::{Code, Failure};
+use crate::report::{self, Reporter};
+
+/// The projects of the config that deploy, and the repository they are in.
+struct Selection {
+    toplevel: PathBuf,
+    branch: String,
+    plans: Vec<ProjectPlan>,
+}
+
+pub async fn plan(args: PlanArgs, format: OutputFormat) -> Result<(), Failure> {
+    let selection = select(&args.monorepo).await?;
+
+    if args.matrix {
+        let matrix = monorepo::github_matrix(&selection.plans);
+        println!("{matrix}");
+        return Ok(());
+    }
+    match format {
+        OutputFormat::Json => report::print_json(&serde_json::json!({
+            "branch": selection.branch,
+            "projects": selection.plans,
+        })),
+        OutputFormat::Text => print_plans(&selection),
+    }
+    Ok(())
+}
+
+fn print_plans(selection: &Selection) {
+    println!("Projects with a target for branch `{}`:", selection.branch);
+    if selection.plans.is_empty() {
+        println!("  (none)");
+    }
+    for plan in &selection.plans {
+        let what = match plan.deploy_type {
+            Some(kind) => format!("deploy {}", serde_json::json!(kind).as_str().unwrap_or("")),
+            None => "skip".to_owned(),
+        };
+        println!(
+            "  {} ({}): {what}: {}",
+            plan.project, plan.root, plan.reason
+        );
+    }
+}
+
+/// One project's result in `deploy --all`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectResult {
+    project: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip)]
+    code: Option<Code>,
+}
+
+pub async fn deploy_all(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> {
+    let selection = select(&args.monorepo).await?;
+    let connection = config::connect(&args.api)?;
+    let image = super::deploy::image_request(&args.image)?;
+    let reporter = Reporter::new();
+
+    let deploys = selection.plans.iter().map(|plan| {
+        let inputs = plan.deploy_type.map(|kind| {
+            let project_dir = selection.toplevel.join(&plan.root);
+            let target = plan.target.target();
+            super::deploy::shared_inputs(
+                &args,
+                &connection,
+                image.clone(),
+                target,
+                kind,
+                project_dir,
+            )
+        });
+        let (client, reporter) = (&connection.client, &reporter);
+        let span = tracing::info_span!("project", name = %plan.project);
+        async move {
+            let Some(inputs) = inputs else {
+                return skipped(plan);
+            };
+            tracing::info!("deploying {} ({})", plan.project, plan.reason);
+            let result = async {
+                let planned = deploy::plan(client, &inputs, reporter).await?;
+                deploy::execute(client, planned, reporter).await
+            }
+            .await;
+            finished(plan, result)
+        }
+        .instrument(span)
+    });
+    let results: Vec<ProjectResult> = futures::stream::iter(deploys)
+        .buffered(args.jobs.max(1))
+        .collect()
+        .await;
+
+    render(&selection, &results, format);
+    match results
+        .iter()
+        .filter_map(|r| r.code)
+        .max_by_key(|code| *code as u8)
+    {
+        Some(code) => Err(Failure::with_code(
+            code,
+            format!(
+                "{} of {} projects failed to deploy",
+                results.iter().filter(|r| r.error.is_some()).count(),
+                results.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn skipped(plan: &ProjectPlan) -> ProjectResult {
+    ProjectResult {
+        project: plan.project.clone(),
+        outcome: None,
+        skipped: Some(plan.reason.clone()),
+        error: None,
+        code: None,
+    }
+}
+
+fn finished(plan: &ProjectPlan, result: Result<Outcome, deploy::DeployError>) -> ProjectResult {
+    let mut entry = ProjectResult {
+        project: plan.project.clone(),
+        outcome: None,
+        skipped: None,
+        error: None,
+        code: None,
+    };
+    match result {
+        Ok(outcome) => entry.outcome = Some(outcome),
+        Err(error) => {
+            let failure = Failure::from_deploy(error);
+            entry.error = Some(failure.message.clone());
+            entry.code = Some(failure.code);
+            crate::exit::report(&failure, false);
+        }
+    }
+    entry
+}
+
+fn render(selection: &Selection, results: &[ProjectResult], format: OutputFormat) {
+    if format == OutputFormat::Json {
+        return report::print_json(&serde_json::json!({
+            "branch": selection.branch,
+            "projects": results,
+        }));
+    }
+    for result in results {
+        match (&result.outcome, &result.skipped, &result.error) {
+            (Some(outcome), _, _) => report::outcome(outcome, format),
+            (None, Some(reason), _) => println!("Skipped `{}`: {reason}", result.project),
+            (None, None, Some(error)) => println!("Failed `{}`: {error}", result.project),
+            (None, None, None) => {}
+        }
+    }
+}
+
+/// Reads the config, finds the branch and what changed, and decides each project.
+async fn select(args: &MonorepoArgs) -> Result<Selection, Failure> {
+    let config = ProjectConfig::load(&args.config).map_err(|error| {
+        let hint = error.hint();
+        Failure::input(error.to_string())
+            .with_cause(&error)
+            .hint(hint)
+    })?;
+    let folder = args.config.parent().filter(|p| !p.as_os_str().is_empty());
+    let toplevel = changes::toplevel(folder.unwrap_or(Path::new(".")))
+        .await
+        .map_err(changes_failure)?;
+    let branch = branch(args, &toplevel).await?;
+    let detection = detection(args, &toplevel).await?;
+
+    let plans = monorepo::plan_projects(&config, &branch, &detection).map_err(changes_failure)?;
+    Ok(Selection {
+        toplevel,
+        branch,
+        plans,
+    })
+}
+
+async fn branch(args: &MonorepoArgs, toplevel: &Path) -> Result<String, Failure> {
+    if let Some(branch) = args.branch.clone().filter(|b| !b.is_empty()) {
+        return Ok(branch);
+    }
+    if let Some(branch) = ci::CiRun::detect().and_then(|run| run.ref_name) {
+        return Ok(branch);
+    }
+    let output = tokio::process::Command::new("git")
+        .args(["rev-parse", "--abbrev-ref", "HEAD"])
+        .current_dir(toplevel)
+        .output()
+        .await
+        .map_err(|error| Failure::input("running git to find the branch").with_cause(&error))?;
+    let branch = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if !output.status.success() || branch.is_empty() || branch == "HEAD" {
+        return Err(
+            Failure::input("the branch is not known (a detached checkout?)")
+                .hint("name it with --branch"),
+        );
+    }
+    Ok(branch)
+}
+
+/// What changed: between `--base` and `--head`, or unknown (everything deploys) without them.
+async fn detection(args: &MonorepoArgs, toplevel: &Path) -> Result<Detection, Failure> {
+    let Some(head) = args.head.clone() else {
+        return Ok(Detection::Unknown {
+            reason: "no commits to compare were given (--base and --head): deploying everything"
+                .to_owned(),
+        });
+    };
+    let range = RevisionRange {
+        base: args.base.clone(),
+        head,
+        kind: RangeKind::Push,
+    };
+    changes::detect(toplevel, &range, &HistoryOptions::default())
+        .await
+        .map_err(changes_failure)
+}
+
+fn changes_failure(error: changes::ChangesError) -> Failure {
+    let hint = error.hint();
+    let failure = Failure::input(error.to_string()).with_cause(&error);
+    match hint {
+        Some(hint) => failure.hint(hint),
+        None => failure,
+    }
+}
