@@ -5,6 +5,8 @@
 //! deploys; event payloads and outputs arrive with the full adapters.
 
 pub mod event;
+pub mod github;
+pub mod github_api;
 pub mod github_event;
 pub mod gitlab_event;
 
