@@ -261,3 +261,34 @@ async fn a_broken_config_is_named_with_the_fix() {
     assert!(output.contains("unknown field `rot`"), "{output}");
     assert!(output.contains("hint:"), "{output}");
 }
+
+#[tokio::test]
+async fn in_gitlab_ci_the_pipeline_variables_name_the_commits_to_compare() {
+    let emulator = start().await;
+    let (repo, first) = monorepo(&emulator).await;
+    write(repo.path(), "projects/ml/dags/dag.py", "# changed\n");
+    let second = commit(repo.path(), "a DAG of ml");
+
+    let output = tokio::process::Command::new(BIN)
+        .args(["plan", "--output", "json"])
+        .current_dir(repo.path())
+        .env("GITLAB_CI", "true")
+        .env("CI", "true")
+        .env("CI_PIPELINE_SOURCE", "push")
+        .env("CI_COMMIT_SHA", &second)
+        .env("CI_COMMIT_BEFORE_SHA", &first)
+        .env("CI_COMMIT_REF_NAME", "main")
+        .env("CI_COMMIT_BRANCH", "main")
+        .env("CI_DEFAULT_BRANCH", "main")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["branch"], "main");
+    assert_eq!(plan["projects"][0]["deploy"], false, "{plan}");
+    assert_eq!(plan["projects"][1]["deploy-type"], "dags", "{plan}");
+}

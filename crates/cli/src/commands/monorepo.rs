@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use ci::event::CiEvent;
+use ci::github_event::GithubEvent;
+use ci::gitlab_event::GitlabEvent;
+use ci::CiSystem;
 use deploy::changes::{self, Detection, HistoryOptions, RangeKind, RevisionRange};
 use deploy::config::ProjectConfig;
 use deploy::monorepo::{self, ProjectPlan};
@@ -190,8 +194,13 @@ async fn select(args: &MonorepoArgs) -> Result<Selection, Failure> {
     let toplevel = changes::toplevel(folder.unwrap_or(Path::new(".")))
         .await
         .map_err(changes_failure)?;
-    let branch = branch(args, &toplevel).await?;
-    let detection = detection(args, &toplevel).await?;
+    let event = if args.head.is_none() {
+        ci_event()?
+    } else {
+        None
+    };
+    let branch = branch(args, event.as_ref(), &toplevel).await?;
+    let detection = detection(args, event.as_ref(), &toplevel).await?;
 
     let plans = monorepo::plan_projects(&config, &branch, &detection).map_err(changes_failure)?;
     Ok(Selection {
@@ -201,9 +210,16 @@ async fn select(args: &MonorepoArgs) -> Result<Selection, Failure> {
     })
 }
 
-async fn branch(args: &MonorepoArgs, toplevel: &Path) -> Result<String, Failure> {
+async fn branch(
+    args: &MonorepoArgs,
+    event: Option<&CiEvent>,
+    toplevel: &Path,
+) -> Result<String, Failure> {
     if let Some(branch) = args.branch.clone().filter(|b| !b.is_empty()) {
         return Ok(branch);
+    }
+    if let Some(event) = event {
+        return Ok(event.ref_name.clone());
     }
     if let Some(branch) = ci::CiRun::detect().and_then(|run| run.ref_name) {
         return Ok(branch);
@@ -224,18 +240,54 @@ async fn branch(args: &MonorepoArgs, toplevel: &Path) -> Result<String, Failure>
     Ok(branch)
 }
 
-/// What changed: between `--base` and `--head`, or unknown (everything deploys) without them.
-async fn detection(args: &MonorepoArgs, toplevel: &Path) -> Result<Detection, Failure> {
-    let Some(head) = args.head.clone() else {
-        return Ok(Detection::Unknown {
-            reason: "no commits to compare were given (--base and --head): deploying everything"
-                .to_owned(),
-        });
+/// The event of the CI run, when GitHub Actions or GitLab CI runs astro-deploy.
+fn ci_event() -> Result<Option<CiEvent>, Failure> {
+    let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let event = match ci::CiRun::detect().map(|run| run.system) {
+        Some(CiSystem::GitHubActions) => GithubEvent::from_env(&env),
+        Some(CiSystem::GitLabCi) => GitlabEvent::from_env(&env),
+        _ => return Ok(None),
     };
-    let range = RevisionRange {
-        base: args.base.clone(),
-        head,
-        kind: RangeKind::Push,
+    event.map(Some).map_err(|error| {
+        let failure = Failure::input(error.to_string()).with_cause(&error);
+        match error.hint() {
+            Some(hint) => failure.hint(hint),
+            None => failure,
+        }
+    })
+}
+
+/// What changed: between `--base` and `--head`, else as the CI event says, else unknown
+/// (everything deploys, and the reason says why).
+async fn detection(
+    args: &MonorepoArgs,
+    event: Option<&CiEvent>,
+    toplevel: &Path,
+) -> Result<Detection, Failure> {
+    let range = match (&args.head, event) {
+        (Some(head), _) => RevisionRange {
+            base: args.base.clone(),
+            head: head.clone(),
+            kind: RangeKind::Push,
+        },
+        (None, Some(event)) => match (event.nothing_to_deploy(), &event.range) {
+            (Some(reason), _) => return Ok(Detection::Deleted { reason }),
+            (None, Some(range)) => range.clone(),
+            (None, None) => {
+                let reason = format!(
+                    "the `{}` event names no commits to compare",
+                    event.event_name
+                );
+                return Ok(Detection::Unknown { reason });
+            }
+        },
+        (None, None) => {
+            return Ok(Detection::Unknown {
+                reason: "no commits to compare were given (--base and --head) and no CI event \
+                         was found: deploying everything"
+                    .to_owned(),
+            })
+        }
     };
     changes::detect(toplevel, &range, &HistoryOptions::default())
         .await
