@@ -52,6 +52,9 @@ pub enum Command {
     Deploy(Box<DeployArgs>),
     /// Show which projects of the config file deploy for this branch and change, and how.
     Plan(PlanArgs),
+    /// Run as a CI system's adapter: the deploy, then the CI's outputs, summary and comments.
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -206,6 +209,13 @@ pub struct ApiArgs {
     /// The organization id [env: ASTRO_ORGANIZATION_ID] [default: from the token]
     #[arg(long)]
     pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// The GitHub Action's entrypoint: deploy, then step outputs, a job summary, annotations,
+    /// a pull request comment and a GitHub Deployment. Takes the flags of `deploy`.
+    Github(Box<DeployArgs>),
 }
 
 #[derive(Debug, Args)]

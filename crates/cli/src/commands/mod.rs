@@ -3,9 +3,10 @@
 mod demo;
 mod deploy;
 mod emulator;
+mod github;
 mod monorepo;
 
-use crate::args::{Cli, Command};
+use crate::args::{CiCommand, Cli, Command};
 use crate::exit::Failure;
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
@@ -13,6 +14,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Deploy(args) => deploy::run(*args, format).await,
         Command::Plan(args) => monorepo::plan(args, format).await,
+        Command::Ci(CiCommand::Github(args)) => github::run(*args, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }
