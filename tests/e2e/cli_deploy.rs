@@ -672,3 +672,43 @@ async fn a_deployment_that_does_not_roll_out_in_time_exits_not_healthy() {
     assert!(run.stderr.contains("will still roll out"));
     assert!(run.stderr.contains("hint: raise --wait-timeout"));
 }
+
+#[tokio::test]
+async fn a_deploy_can_be_driven_entirely_by_astro_environment_variables() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+
+    // What a generic container entrypoint gets: no flags, only ASTRO_* variables.
+    let output = tokio::process::Command::new(BIN)
+        .args(["deploy", "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ASTRO_API_URL", emulator.base_url())
+        .env("ASTRO_API_TOKEN", &emulator.info().api_token)
+        .env("ASTRO_DEPLOYMENT_ID", &id)
+        .env("ASTRO_ROOT_FOLDER", example_project())
+        .env("ASTRO_DEPLOY_TYPE", "dags")
+        .env("ASTRO_WAIT", "true")
+        .env("ASTRO_DESCRIPTION", "from the environment")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(out["deploymentId"], id);
+    assert_eq!(out["state"], "live");
+    let create = emulator
+        .exchanges()
+        .into_iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/deploys"))
+        .unwrap();
+    assert_eq!(
+        create.request_body.unwrap()["description"],
+        "from the environment"
+    );
+}

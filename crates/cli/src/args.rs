@@ -66,33 +66,35 @@ pub struct DeployArgs {
     /// The Deployment to deploy to.
     #[arg(
         long,
+        env = "ASTRO_DEPLOYMENT_ID",
         required_unless_present_any = ["deployment_name", "all"],
         conflicts_with = "deployment_name"
     )]
     pub deployment_id: Option<String>,
 
     /// The Deployment to deploy to, by name.
-    #[arg(long)]
+    #[arg(long, env = "ASTRO_DEPLOYMENT_NAME")]
     pub deployment_name: Option<String>,
 
-    /// The Workspace to look the name up in, when names repeat across Workspaces.
-    #[arg(long, requires = "deployment_name")]
+    /// The Workspace to look the name up in, when names repeat across Workspaces (ignored
+    /// with --deployment-id).
+    #[arg(long, env = "ASTRO_WORKSPACE_ID")]
     pub workspace_id: Option<String>,
 
     /// The Astro project folder (holding the Dockerfile and dags/).
-    #[arg(long, default_value = ".")]
+    #[arg(long, env = "ASTRO_ROOT_FOLDER", default_value = ".")]
     pub project: PathBuf,
 
     /// What to deploy.
-    #[arg(long = "type", value_enum, default_value_t = DeployTypeArg::Dags)]
+    #[arg(long = "type", env = "ASTRO_DEPLOY_TYPE", value_enum, default_value_t = DeployTypeArg::Dags)]
     pub deploy_type: DeployTypeArg,
 
     /// A description shown with the deploy in Astro (default: the CI run, when there is one).
-    #[arg(long)]
+    #[arg(long, env = "ASTRO_DESCRIPTION")]
     pub description: Option<String>,
 
-    /// Wait until the Deployment is healthy and runs the new bundle.
-    #[arg(long)]
+    /// Wait until the Deployment is healthy and runs the new code.
+    #[arg(long, env = "ASTRO_WAIT")]
     pub wait: bool,
 
     /// How long --wait waits, e.g. 90s, 10m.
@@ -164,11 +166,11 @@ pub struct MonorepoArgs {
 #[command(next_help_heading = "Image deploys")]
 pub struct ImageArgs {
     /// Deploy this prebuilt image (a local image name, or one in a registry) without building.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, env = "ASTRO_IMAGE_NAME", value_name = "IMAGE")]
     pub image_name: Option<String>,
 
     /// The builder to use: docker (buildx), podman or buildah [default: the first found].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "ASTRO_BUILDER", value_name = "NAME")]
     pub builder: Option<String>,
 
     /// Extra arguments given to the builder before its command, e.g. `--storage-driver=vfs`.
