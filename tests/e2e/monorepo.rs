@@ -292,3 +292,62 @@ async fn in_gitlab_ci_the_pipeline_variables_name_the_commits_to_compare() {
     assert_eq!(plan["projects"][0]["deploy"], false, "{plan}");
     assert_eq!(plan["projects"][1]["deploy-type"], "dags", "{plan}");
 }
+
+#[tokio::test]
+async fn the_gitlab_matrix_is_a_child_pipeline_gitlab_accepts() {
+    let emulator = start().await;
+    let (repo, first) = monorepo(&emulator).await;
+    write(repo.path(), "projects/ml/include/q.sql", "select 3;\n");
+    let second = commit(repo.path(), "SQL of ml");
+
+    let output = tokio::process::Command::new(BIN)
+        .args([
+            "plan", "--matrix", "gitlab", "--branch", "main", "--base", &first, "--head",
+        ])
+        .arg(&second)
+        .current_dir(repo.path())
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let child = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        child.contains("ASTRO_ROOT_FOLDER: \"projects/ml\""),
+        "{child}"
+    );
+    assert!(
+        child.contains("ASTRO_DEPLOY_TYPE: \"image-and-dags\""),
+        "{child}"
+    );
+    assert!(
+        !child.contains("projects/analytics"),
+        "only what changed: {child}"
+    );
+
+    let file = repo.path().join("child-pipeline.yml");
+    std::fs::write(&file, &child).unwrap();
+    let checker = e2e_tests::test_deps_dir().join("venv/bin/check-jsonschema");
+    assert!(
+        checker.exists(),
+        "run scripts/install-test-deps.sh: {} is missing",
+        checker.display()
+    );
+    let checked = Command::new(checker)
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

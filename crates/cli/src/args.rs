@@ -213,6 +213,12 @@ pub struct ApiArgs {
     pub organization_id: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    Github,
+    Gitlab,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
     /// The GitHub Action's entrypoint: deploy, then step outputs, a job summary, annotations,
@@ -225,9 +231,10 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub monorepo: MonorepoArgs,
 
-    /// Print only GitHub's `strategy.matrix` of the projects that deploy, on one line.
-    #[arg(long)]
-    pub matrix: bool,
+    /// Print only the matrix of the projects that deploy: GitHub's `strategy.matrix` as one
+    /// line of JSON, or a GitLab child pipeline whose job runs them with `parallel:matrix`.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "github")]
+    pub matrix: Option<MatrixFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! Monorepos: `astro-deploy plan [--matrix]` and `astro-deploy deploy --all`, from the project
+//! Monorepos: `astro-deploy plan [--matrix [github|gitlab]]` and `astro-deploy deploy --all`, from the project
 //! config file, the branch, and the commits compared.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use tracing::Instrument as _;
 
-use crate::args::{DeployArgs, MonorepoArgs, OutputFormat, PlanArgs};
+use crate::args::{DeployArgs, MatrixFormat, MonorepoArgs, OutputFormat, PlanArgs};
 use crate::config;
 use crate::exit::{Code, Failure};
 use crate::report::{self, Reporter};
@@ -30,10 +30,16 @@ struct Selection {
 pub async fn plan(args: PlanArgs, format: OutputFormat) -> Result<(), Failure> {
     let selection = select(&args.monorepo).await?;
 
-    if args.matrix {
-        let matrix = monorepo::github_matrix(&selection.plans);
-        println!("{matrix}");
-        return Ok(());
+    match args.matrix {
+        Some(MatrixFormat::Github) => {
+            println!("{}", monorepo::github_matrix(&selection.plans));
+            return Ok(());
+        }
+        Some(MatrixFormat::Gitlab) => {
+            print!("{}", monorepo::gitlab_child_pipeline(&selection.plans));
+            return Ok(());
+        }
+        None => {}
     }
     match format {
         OutputFormat::Json => report::print_json(&serde_json::json!({
