@@ -38,19 +38,35 @@ report() {
 
 apt_updated=false
 
+# Whether Debian packages can be installed here: as root (CI's machines) or through
+# passwordless sudo (GitHub's hosted runners).
+can_install_packages() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    [[ "$(id -u)" == 0 ]] || sudo -n true >/dev/null 2>&1
+}
+
+# Runs a command as root, through sudo when this is not root.
+as_root() {
+    if [[ "$(id -u)" == 0 ]]; then
+        "$@"
+    else
+        sudo -n env DEBIAN_FRONTEND=noninteractive "$@"
+    fi
+}
+
 # Installs Debian packages when a command is missing (as root on Debian, like CI's machines).
 ensure_command() {
     local command_name="$1"
     shift
     command -v "$command_name" >/dev/null 2>&1 && return
-    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+    if ! can_install_packages; then
         die "$command_name is not on PATH; install the Debian packages: $*"
     fi
     if [[ "$apt_updated" == false ]]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive as_root apt-get update -qq >&2 || die "apt-get update failed"
         apt_updated=true
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 ||
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2 ||
         die "apt-get install $* failed"
     command -v "$command_name" >/dev/null 2>&1 ||
         die "installed $* but $command_name is still not on PATH"
@@ -192,16 +208,16 @@ install_image_tools() {
         return
     fi
 
-    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+    if ! can_install_packages; then
         die "missing Debian packages: ${missing[*]}; as root: apt-get install ${missing[*]}"
     fi
     if [[ "$apt_updated" == false ]]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+        DEBIAN_FRONTEND=noninteractive as_root apt-get update -qq >&2 || die "apt-get update failed"
         apt_updated=true
     fi
     # With recommends: Buildah's (an OCI runtime, fuse-overlayfs) are what it was tested with.
     DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq "${missing[@]}" >&2 ||
+        as_root apt-get install -y -qq "${missing[@]}" >&2 ||
         die "apt-get install ${missing[*]} failed"
     command -v docker-registry >/dev/null 2>&1 ||
         die "installed ${missing[*]} but docker-registry is still not on PATH"
