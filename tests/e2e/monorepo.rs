@@ -6,36 +6,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use e2e_tests::git::{commit, git};
 use emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 fn write(repo: &Path, relative: &str, content: &str) {
     let path = repo.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
-}
-
-fn commit(repo: &Path, message: &str) -> String {
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", message]);
-    git(repo, &["rev-parse", "HEAD"])
 }
 
 /// A repository with the projects `analytics` and `ml`, each deploying from `main` to its own

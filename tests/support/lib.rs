@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod azurite;
+pub mod git;
 pub mod registry;
 pub mod runtime_image;
 

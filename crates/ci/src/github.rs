@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use deploy::image::produce::ImageRoute;
 use deploy::pipeline::{DeployState, Outcome};
+use deploy::progress::human_bytes;
 
 use crate::github_api::GithubToken;
 
@@ -499,20 +500,6 @@ fn state_description(state: &str) -> String {
             "pending wake: the Deployment hibernates and runs it when it wakes".to_owned()
         }
         other => other.to_owned(),
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} B"),
-        _ => format!("{value:.1} {}", UNITS[unit]),
     }
 }
 
