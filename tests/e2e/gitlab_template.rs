@@ -7,9 +7,8 @@
 //! would. gitlab-ci-local and rsync come from `scripts/install-test-deps.sh`; without them the
 //! tests fail, they never skip.
 //!
-//! Image deploys need a registry and a builder, which the emulator-backed tests here do without:
-//! one test puts a stand-in `astro-deploy` on PATH that prints an image deploy's outcome, built
-//! from the type the CLI prints, to check the job's arguments and its dotenv report.
+//! The job runs `astro-deploy ci gitlab`, which writes the dotenv report itself; one test puts a
+//! stand-in `astro-deploy` on PATH to check the job's arguments, whatever the variables hold.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -165,6 +164,16 @@ impl Repo {
         self.dir.path()
     }
 
+    /// The commit checked out.
+    fn head(&self) -> String {
+        let output = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(self.path())
+            .output()
+            .expect("git runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     fn dotenv_report(&self) -> Option<String> {
         std::fs::read_to_string(self.path().join(DOTENV_REPORT)).ok()
     }
@@ -314,6 +323,7 @@ async fn the_default_branch_deploys_and_passes_the_deploy_on_as_dotenv() {
             format!("ASTRO_DEPLOYED_DEPLOYMENT_ID={deployment_id}"),
             "ASTRO_DEPLOYED_TYPE=DAG_ONLY".to_owned(),
             format!("ASTRO_DEPLOY_ID={deploy_id}"),
+            "ASTRO_SKIPPED=false".to_owned(),
         ],
         "the dotenv report"
     );
@@ -336,9 +346,10 @@ async fn a_refused_deploy_fails_the_job_with_the_reason_and_no_report() {
 
     assert!(!run.success, "the job passed:\n{run}");
     assert!(run.stdout.contains("FAIL  astro-deploy"), "{run}");
-    // astro-deploy's JSON error, with its exit code (6: refused), is in the job's log.
+    // astro-deploy's error is in the job's log, and its exit code (6: refused) ends the job.
     assert!(run.stdout.contains("DAG deploys are disabled"), "{run}");
-    assert!(run.stdout.contains("\"exitCode\": 6"), "{run}");
+    assert!(run.stdout.contains("hint: enable DAG deploys"), "{run}");
+    assert!(run.stderr.contains("FAIL 6"), "{run}");
     assert!(posts(&emulator.exchanges()).is_empty());
     assert_eq!(repo.dotenv_report(), None);
 }
@@ -372,25 +383,16 @@ async fn only_the_default_branch_deploys() {
     assert!(emulator.exchanges().is_empty());
 }
 
-/// A stand-in `astro-deploy` for the job: it records its arguments, one a line, and prints
-/// `outcome` the way `deploy --output json` does.
+/// A stand-in `astro-deploy` for the job: it records its arguments, one a line.
 struct FakeBinary {
     dir: TempDir,
 }
 
 impl FakeBinary {
-    fn new(outcome: &deploy::Outcome) -> FakeBinary {
+    fn new() -> FakeBinary {
         let dir = TempDir::with_prefix("fake-astro-deploy-").unwrap();
-        let mut json = serde_json::to_value(outcome).unwrap();
-        json["dryRun"] = serde_json::Value::Bool(false);
-        std::fs::write(
-            dir.path().join("outcome.json"),
-            serde_json::to_string_pretty(&json).unwrap(),
-        )
-        .unwrap();
-
         let script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{dir}/args'\ncat '{dir}/outcome.json'\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{dir}/args'\n",
             dir = dir.path().display()
         );
         let bin = dir.path().join("astro-deploy");
@@ -408,51 +410,15 @@ impl FakeBinary {
     }
 }
 
-/// An image-and-DAG deploy's outcome, built from the type the CLI prints.
-fn image_and_dags_outcome() -> deploy::Outcome {
-    deploy::Outcome {
-        deployment_id: "cm4r2x0q5000008l4a1b2c3d4".to_owned(),
-        deployment_name: "analytics-prod".to_owned(),
-        workspace_id: "cm4r2x0q5000108l4e5f6g7h8".to_owned(),
-        web_server_url: "https://example.invalid/airflow".to_owned(),
-        deploy_id: "cm4r2y1z9000208l4i9j0k1l2".to_owned(),
-        deploy_type: "IMAGE_AND_DAG".to_owned(),
-        inferred: Some("`requirements.txt` changed".to_owned()),
-        bundle: Some(deploy::bundle::BundleSummary {
-            sha256: "ab".repeat(32),
-            bytes: 4855,
-            files: 10,
-            symlinks: 0,
-            content_bytes: 12760,
-        }),
-        bundle_version: Some("2026-12-03T18:33:00.1234567Z".to_owned()),
-        image: Some(deploy::pipeline::ImageOutcome {
-            reference: "images.example.invalid/quiet-meteor/airflow:deploy-2026-12-03".to_owned(),
-            digest: format!("sha256:{}", "cd".repeat(32)),
-            route: deploy::image::produce::ImageRoute::CodeOnly,
-            full_build_reason: None,
-            runtime_version: Some("12.2.0".to_owned()),
-            bytes_uploaded: 1024,
-            layers_uploaded: 1,
-            layers_skipped: 4,
-            layers_mounted: 0,
-        }),
-        state: deploy::pipeline::DeployState::Live,
-        deployment_status: "HEALTHY".to_owned(),
-        woke: false,
-        warnings: vec!["a warning that quotes \"sha256\": \"not-this\"".to_owned()],
-    }
-}
-
 #[tokio::test]
-async fn an_image_deploy_passes_the_image_on_and_user_input_stays_one_argument() {
-    let outcome = image_and_dags_outcome();
-    let fake = FakeBinary::new(&outcome);
+async fn the_job_passes_its_variables_on_and_user_input_stays_one_argument() {
+    let fake = FakeBinary::new();
     let repo = Repo::new("main");
     // Shell syntax in a variable must reach astro-deploy as text, never run.
     let folder = "astro project $(touch pwned); echo *";
+    let deployment_id = "cm4r2x0q5000008l4a1b2c3d4";
     let variables = [
-        ("ASTRO_DEPLOYMENT_ID", outcome.deployment_id.as_str()),
+        ("ASTRO_DEPLOYMENT_ID", deployment_id),
         ("ASTRO_ROOT_FOLDER", folder),
         ("ASTRO_DEPLOY_TYPE", "infer"),
     ];
@@ -465,9 +431,10 @@ async fn an_image_deploy_passes_the_image_on_and_user_input_stays_one_argument()
     assert_eq!(
         fake.args(),
         [
-            "deploy",
+            "ci",
+            "gitlab",
             "--deployment-id",
-            &outcome.deployment_id,
+            deployment_id,
             "--project",
             folder,
             "--type",
@@ -475,27 +442,54 @@ async fn an_image_deploy_passes_the_image_on_and_user_input_stays_one_argument()
             "--wait",
             "--wait-timeout",
             "10m",
-            "--output",
-            "json",
         ]
     );
     assert!(!repo.path().join("pwned").exists());
+}
 
+#[tokio::test]
+async fn a_push_that_changes_nothing_in_the_project_skips_and_says_so_in_the_dotenv() {
+    let emulator = emulator().await;
+    let deployment_id = emulator.info().deployments.dags_enabled.clone();
+    let repo = Repo::new("main");
+    let before = repo.head();
+    std::fs::write(
+        repo.path().join("NOTES.md"),
+        "not part of the Astro project\n",
+    )
+    .unwrap();
+    git(repo.path(), &["add", "NOTES.md"]);
+    git(repo.path(), &["commit", "--quiet", "--message", "Notes"]);
+
+    let run = repo
+        .gitlab_ci_local(
+            &emulator,
+            &deployment_id,
+            &[
+                "--variable",
+                "ASTRO_DEPLOY_TYPE=infer",
+                "--variable",
+                "CI_PIPELINE_SOURCE=push",
+                "--variable",
+                &format!("CI_COMMIT_BEFORE_SHA={before}"),
+                "astro-deploy",
+            ],
+        )
+        .await;
+
+    assert!(run.success, "the job failed:\n{run}");
+    assert!(run.stdout.contains("skipped: "), "{run}");
+    assert!(posts(&emulator.exchanges()).is_empty(), "a skip deployed");
     let dotenv = repo
         .dotenv_report()
         .unwrap_or_else(|| panic!("no dotenv report at {DOTENV_REPORT}:\n{run}"));
-    let image = outcome.image.as_ref().unwrap();
-    let bundle = outcome.bundle.as_ref().unwrap();
-    let mut lines: Vec<&str> = dotenv.lines().collect();
-    lines.sort_unstable();
-    assert_eq!(
-        lines,
-        [
-            format!("ASTRO_BUNDLE_SHA256={}", bundle.sha256),
-            format!("ASTRO_DEPLOYED_DEPLOYMENT_ID={}", outcome.deployment_id),
-            "ASTRO_DEPLOYED_TYPE=IMAGE_AND_DAG".to_owned(),
-            format!("ASTRO_DEPLOY_ID={}", outcome.deploy_id),
-            format!("ASTRO_IMAGE={}", image.reference),
-        ]
+    let lines: Vec<&str> = dotenv.lines().collect();
+    assert_eq!(lines.first(), Some(&"ASTRO_SKIPPED=true"), "{dotenv}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.starts_with("ASTRO_SKIP_REASON=")),
+        "{dotenv}"
     );
+    assert_eq!(lines.len(), 2, "{dotenv}");
 }

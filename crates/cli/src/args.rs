@@ -224,6 +224,10 @@ pub enum CiCommand {
     /// The GitHub Action's entrypoint: deploy, then step outputs, a job summary, annotations,
     /// a pull request comment and a GitHub Deployment. Takes the flags of `deploy`.
     Github(Box<DeployArgs>),
+    /// The GitLab CI template's entrypoint: deploy, then a dotenv report for later jobs (at
+    /// ASTRO_DOTENV, default astro-deploy.env) and, with GITLAB_TOKEN in a merge request
+    /// pipeline, a merge request note. Takes the flags of `deploy`.
+    Gitlab(Box<DeployArgs>),
 }
 
 #[derive(Debug, Args)]

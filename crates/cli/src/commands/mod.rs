@@ -4,6 +4,8 @@ mod demo;
 mod deploy;
 mod emulator;
 mod github;
+mod gitlab;
+mod infer;
 mod monorepo;
 
 use crate::args::{CiCommand, Cli, Command};
@@ -15,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Deploy(args) => deploy::run(*args, format).await,
         Command::Plan(args) => monorepo::plan(args, format).await,
         Command::Ci(CiCommand::Github(args)) => github::run(*args, format).await,
+        Command::Ci(CiCommand::Gitlab(args)) => gitlab::run(*args, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }
