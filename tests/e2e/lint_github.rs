@@ -433,7 +433,9 @@ const SUCCESS: &str = r#"{
   "webServerUrl": "acme.astronomer.run/d8fe2wmv",
   "deployId": "cm4r2y1z9000208l4i9j0k1l2",
   "deployType": "DAG_ONLY",
-  "bundle": { "sha256": "9f2c1e", "bytes": 8421, "files": 11, "symlinks": 0, "contentBytes": 27145 },
+  "bundle": {
+    "sha256": "9f2c1e", "bytes": 8421, "files": 11, "symlinks": 0, "contentBytes": 27145
+  },
   "bundleVersion": "2026-12-03T18:33:00.1234567Z\n::evil=1",
   "state": "live",
   "deploymentStatus": "HEALTHY",

@@ -38,9 +38,19 @@ async fn monorepo(emulator: &RunningEmulator) -> (tempfile::TempDir, String) {
         );
     }
     let config = format!(
-        "version: 1\nprojects:\n  - name: analytics\n    root: projects/analytics\n    targets:\n      \
-         - branch: main\n        deployment-id: {}\n  - name: ml\n    root: ./projects/ml/\n    \
-         targets:\n      - branch: main\n        deployment-name: ml-prod\n",
+        "version: 1
+projects:
+  - name: analytics
+    root: projects/analytics
+    targets:
+      - branch: main
+        deployment-id: {}
+  - name: ml
+    root: ./projects/ml/
+    targets:
+      - branch: main
+        deployment-name: ml-prod
+",
         emulator.info().deployments.dags_enabled
     );
     write(repo.path(), "astro-deploy.yaml", &config);

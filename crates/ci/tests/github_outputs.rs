@@ -208,7 +208,8 @@ fn the_summary_says_what_was_deployed_where() {
 
 | | |
 |---|---|
-| Deployment | analytics-dev (`cm4r2x0q5000008l4a1b2c3d4`), [Airflow UI](<https://acme.astronomer.run/d8fe2wmv>) |
+| Deployment | analytics-dev (`cm4r2x0q5000008l4a1b2c3d4`), \
+         [Airflow UI](<https://acme.astronomer.run/d8fe2wmv>) |
 | Workspace | `cm4r2x0q5000108l4e5f6g7h8` |
 | Deploy | `cm4r2y1z9000208l4i9j0k1l2` |
 | Type | image-and-dags (`IMAGE_AND_DAG`); inferred: requirements.txt changed |

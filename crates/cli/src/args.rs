@@ -86,7 +86,12 @@ pub struct DeployArgs {
     pub project: PathBuf,
 
     /// What to deploy.
-    #[arg(long = "type", env = "ASTRO_DEPLOY_TYPE", value_enum, default_value_t = DeployTypeArg::Dags)]
+    #[arg(
+        long = "type",
+        env = "ASTRO_DEPLOY_TYPE",
+        value_enum,
+        default_value_t = DeployTypeArg::Dags
+    )]
     pub deploy_type: DeployTypeArg,
 
     /// A description shown with the deploy in Astro (default: the CI run, when there is one).

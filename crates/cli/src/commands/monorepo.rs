@@ -1,5 +1,5 @@
-//! Monorepos: `astro-deploy plan [--matrix [github|gitlab]]` and `astro-deploy deploy --all`, from the project
-//! config file, the branch, and the commits compared.
+//! Monorepos: `astro-deploy plan [--matrix [github|gitlab]]` and `astro-deploy deploy --all`,
+//! from the project config file, the branch, and the commits compared.
 
 use std::path::{Path, PathBuf};
 
