@@ -197,8 +197,33 @@ pub struct Deployment {
     pub environment_variables: Vec<EnvironmentVariable>,
     #[serde(default)]
     pub worker_queues: Vec<WorkerQueue>,
+    pub scaling_spec: Option<ScalingSpec>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
+}
+
+/// How a development-mode Deployment scales down.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingSpec {
+    pub hibernation_spec: Option<HibernationSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HibernationSpec {
+    #[serde(default)]
+    pub schedules: Vec<HibernationScheduleInfo>,
+}
+
+/// A hibernation schedule as a Deployment answers it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HibernationScheduleInfo {
+    pub hibernate_at_cron: String,
+    pub wake_at_cron: String,
+    pub is_enabled: bool,
+    pub description: Option<String>,
 }
 
 impl Deployment {

@@ -136,6 +136,13 @@ impl Progress for Reporter {
                 };
                 tracing::info!("waiting: Deployment is {status}, {bundle}");
             }
+            Event::PreviewFound { id, name } => {
+                tracing::info!("preview `{name}` ({id}) is already there");
+            }
+            Event::PreviewCreated { id, name } => tracing::info!("created preview `{name}` ({id})"),
+            Event::PreviewDeleted { id, name, reason } => {
+                tracing::info!("deleted preview `{name}` ({id}): {reason}");
+            }
             Event::HibernationRestored { deployment_id } => {
                 tracing::info!("gave Deployment `{deployment_id}` its hibernation schedule back");
             }

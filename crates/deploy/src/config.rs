@@ -12,6 +12,18 @@
 //!       - branch: "release/*"
 //!         deployment-name: analytics-staging
 //!         workspace-id: clabc0000000000000000000
+//!     preview:                      # optional: ephemeral previews per branch
+//!       base-deployment-id: clxyz0000000000000000000
+//!       development-mode: true
+//!       hibernation:
+//!         - hibernate-at: "0 19 * * *"
+//!           wake-at: "0 7 * * 1-5"
+//!       scheduler-size: SMALL
+//!       max-workers: 1
+//!       environment: { ENVIRONMENT: preview }
+//!       copy-connections: true
+//!       create-on-deploy: true
+//!       ttl: 14d
 //! ```
 //!
 //! Branch patterns: `*` matches any run of characters except `/`, `**` any run including `/`,
@@ -44,6 +56,8 @@ pub struct ProjectEntry {
     pub root: String,
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
+    /// Preview Deployments of this project; see [`crate::preview::settings`].
+    pub preview: Option<crate::preview::settings::PreviewConfig>,
 }
 
 /// Where a branch of a project deploys.
@@ -137,6 +151,11 @@ impl ProjectConfig {
             }
             for target in &project.targets {
                 check_target(&project.name, target)?;
+            }
+            if let Some(preview) = &project.preview {
+                preview.check().map_err(|reason| {
+                    format!("`preview` of project `{}`: {reason}", project.name)
+                })?;
             }
         }
         Ok(())

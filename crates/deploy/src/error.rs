@@ -142,6 +142,32 @@ pub enum DeployError {
     #[error("writing the image config")]
     Json(#[source] serde_json::Error),
 
+    #[error("cannot make a preview of Deployment `{base}`: {reason}")]
+    PreviewUnsupported { base: String, reason: String },
+
+    #[error(
+        "preview `{name}` was not ready within {}: it is {status}",
+        humanize(.waited)
+    )]
+    PreviewNotReady {
+        name: String,
+        status: String,
+        waited: Duration,
+    },
+
+    #[error("branch `{branch}` has no preview of Deployment `{base}`")]
+    NoPreview { branch: String, base: String },
+
+    #[error("Deployment `{name}` is not a preview of `{base}` made by astro-deploy")]
+    NotAPreview { name: String, base: String },
+
+    #[error("copying Airflow {what} to the preview")]
+    AirflowCopy {
+        what: String,
+        #[source]
+        source: astro_api::Error,
+    },
+
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -189,6 +215,15 @@ impl DeployError {
             DeployError::RuntimeNotOffered { .. }
             | DeployError::RuntimeDowngrade { .. }
             | DeployError::ImageOnlyNeedsDagDeploys { .. } => FailureKind::Refused,
+            DeployError::PreviewUnsupported { .. } | DeployError::NotAPreview { .. } => {
+                FailureKind::Refused
+            }
+            DeployError::PreviewNotReady { .. } => FailureKind::NotHealthy,
+            DeployError::NoPreview { .. } => FailureKind::NotFound,
+            DeployError::AirflowCopy { source, .. } => match source.kind() {
+                ErrorKind::Authentication | ErrorKind::Forbidden => FailureKind::Authentication,
+                _ => FailureKind::Unavailable,
+            },
             DeployError::Json(_) | DeployError::Internal(_) => FailureKind::Internal,
         }
     }
@@ -243,6 +278,24 @@ impl DeployError {
             DeployError::ImageOnlyNeedsDagDeploys { .. } => {
                 "deploy with --type image-and-dags, or enable DAG deploys".to_owned()
             }
+            DeployError::PreviewUnsupported { .. } => {
+                "previews copy Standard and Dedicated Deployments; pick such a base".to_owned()
+            }
+            DeployError::PreviewNotReady { .. } => {
+                "raise --ready-timeout, or look at the preview in the Astro UI; re-running the \
+                 same command picks the preview up where it is"
+                    .to_owned()
+            }
+            DeployError::NoPreview { .. } => {
+                "create it with `astro-deploy preview create`, or set `create-on-deploy: true`"
+                    .to_owned()
+            }
+            DeployError::NotAPreview { .. } => {
+                "astro-deploy only deletes Deployments it made as previews; delete this one in \
+                 the Astro UI if it must go"
+                    .to_owned()
+            }
+            DeployError::AirflowCopy { source, .. } => return source.hint(),
             DeployError::NoUploadUrl { .. }
             | DeployError::TempFile(_)
             | DeployError::Json(_)

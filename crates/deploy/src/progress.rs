@@ -84,6 +84,20 @@ pub enum Event {
         digest: String,
         bytes_uploaded: u64,
     },
+    /// The branch's preview already existed.
+    PreviewFound {
+        id: String,
+        name: String,
+    },
+    PreviewCreated {
+        id: String,
+        name: String,
+    },
+    PreviewDeleted {
+        id: String,
+        name: String,
+        reason: String,
+    },
     /// Something the user should know that does not stop the deploy.
     Warning(String),
 }

@@ -2,5 +2,16 @@
 //! base, branch and review each belongs to, and their life from create to garbage collection.
 
 pub mod host;
+pub mod lifecycle;
+pub mod name;
+pub mod record;
+pub mod settings;
 
 pub use host::{Liveness, NoHost, ReviewHost};
+pub use lifecycle::{
+    delete, ensure, find, gc, list, CreateOptions, Ensured, GcEntry, GcOptions, Preview, Selector,
+    Verdict,
+};
+pub use name::preview_name;
+pub use record::{BranchRef, PreviewRecord};
+pub use settings::{PreviewConfig, PreviewOverrides};
