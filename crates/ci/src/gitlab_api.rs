@@ -20,6 +20,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::url_path::encode_path_segment;
+
 /// The scope a GitLab token needs to write notes.
 pub const NOTE_SCOPE: &str = "api";
 
@@ -376,18 +378,6 @@ fn error_message(text: &str) -> String {
         true => "no message".to_owned(),
         false => message.chars().take(MAX_MESSAGE_CHARS).collect(),
     }
-}
-
-/// A project path such as `group/project` is one URL segment: `group%2Fproject`.
-fn encode_path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// An error and its causes on one line.

@@ -10,6 +10,7 @@ pub mod github_api;
 pub mod github_event;
 pub mod gitlab_api;
 pub mod gitlab_event;
+mod url_path;
 
 use std::fmt;
 
