@@ -8,6 +8,7 @@ pub mod event;
 pub mod github;
 pub mod github_api;
 pub mod github_event;
+pub mod github_host;
 pub mod gitlab_api;
 pub mod gitlab_event;
 mod url_path;
