@@ -277,6 +277,25 @@ impl GitlabApi {
         }
     }
 
+    /// The project as it appears in URLs: an id, or a path encoded as one segment.
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
+    /// Reads `GET /projects/:id{route}` into `T`, for questions rather than reports (the review
+    /// host): the caller decides what each status means, so every failure comes back as the
+    /// redacted [`GitlabCause`]. `route` must be percent-encoded already.
+    pub(crate) async fn get_in_project<T>(&self, route: &str) -> Result<T, GitlabCause>
+    where
+        T: for<'de> Deserialize<'de>,
+    {
+        let url = format!("{}/projects/{}{route}", self.api_url, self.project_id);
+        match self.send::<T>(Method::GET, &url, None).await {
+            Ok((value, _)) => Ok(value),
+            Err(Failed(cause)) => Err(cause),
+        }
+    }
+
     async fn find_note(&self, notes: &str, marker: &str) -> Result<Option<u64>, Failed> {
         let mut page = 1;
         for _ in 0..MAX_NOTE_PAGES {

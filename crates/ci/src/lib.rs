@@ -11,6 +11,7 @@ pub mod github_event;
 pub mod github_host;
 pub mod gitlab_api;
 pub mod gitlab_event;
+pub mod gitlab_host;
 mod url_path;
 
 use std::fmt;
