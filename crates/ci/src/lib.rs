@@ -2,7 +2,8 @@
 //!
 //! Each adapter reads its own CI's environment. Today that is detection and the commit being
 //! built, which the CLI uses to choose plain log lines over progress bars and to describe
-//! deploys; event payloads and outputs arrive with the full adapters.
+//! deploys; event payloads and outputs arrive with the full adapters. The `*_host` modules answer
+//! the preview garbage collector's questions about branches and reviews on GitHub and GitLab.
 
 pub mod event;
 pub mod github;

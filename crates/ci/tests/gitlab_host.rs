@@ -98,7 +98,10 @@ async fn handle(
 
 /// A merge request as GitLab's API documentation shows it, cut to the usual fields.
 fn merge_request(iid: u64, state: &str) -> Value {
-    let merged = state == "merged";
+    let at = |when: bool| match when {
+        true => json!("2026-11-30T09:12:00.000Z"),
+        false => Value::Null,
+    };
     json!({
         "id": 90_000 + iid,
         "iid": iid,
@@ -107,8 +110,8 @@ fn merge_request(iid: u64, state: &str) -> Value {
         "state": state,
         "created_at": "2026-11-28T10:21:06.000Z",
         "updated_at": "2026-11-30T09:12:00.000Z",
-        "merged_at": if merged { json!("2026-11-30T09:12:00.000Z") } else { Value::Null },
-        "closed_at": if state == "closed" { json!("2026-11-30T09:12:00.000Z") } else { Value::Null },
+        "merged_at": at(state == "merged"),
+        "closed_at": at(state == "closed"),
         "target_branch": "main",
         "source_branch": "feature/orders",
         "draft": false,
