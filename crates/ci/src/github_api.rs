@@ -561,6 +561,20 @@ impl GithubApi {
         )
     }
 
+    /// Reads `GET /repos/{owner}/{repo}{route}` into `T`, for questions rather than reports
+    /// (the review host): the caller decides what each status means, so every failure comes
+    /// back as the redacted [`GithubCause`]. `route` must be percent-encoded already.
+    pub(crate) async fn get_in_repo<T>(&self, route: &str) -> Result<T, GithubCause>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let route = format!("/repos/{}{route}", self.repository);
+        self.octocrab
+            .get(route, None::<&()>)
+            .await
+            .map_err(|error| self.cause(&error))
+    }
+
     /// A 403 or 404 is a refused permission; anything else an error. Both redacted.
     fn refused<T>(
         &self,

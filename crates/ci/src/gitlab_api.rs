@@ -20,6 +20,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::url_path::encode_path_segment;
+
 /// The scope a GitLab token needs to write notes.
 pub const NOTE_SCOPE: &str = "api";
 
@@ -275,6 +277,25 @@ impl GitlabApi {
         }
     }
 
+    /// The project as it appears in URLs: an id, or a path encoded as one segment.
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
+    /// Reads `GET /projects/:id{route}` into `T`, for questions rather than reports (the review
+    /// host): the caller decides what each status means, so every failure comes back as the
+    /// redacted [`GitlabCause`]. `route` must be percent-encoded already.
+    pub(crate) async fn get_in_project<T>(&self, route: &str) -> Result<T, GitlabCause>
+    where
+        T: for<'de> Deserialize<'de>,
+    {
+        let url = format!("{}/projects/{}{route}", self.api_url, self.project_id);
+        match self.send::<T>(Method::GET, &url, None).await {
+            Ok((value, _)) => Ok(value),
+            Err(Failed(cause)) => Err(cause),
+        }
+    }
+
     async fn find_note(&self, notes: &str, marker: &str) -> Result<Option<u64>, Failed> {
         let mut page = 1;
         for _ in 0..MAX_NOTE_PAGES {
@@ -376,18 +397,6 @@ fn error_message(text: &str) -> String {
         true => "no message".to_owned(),
         false => message.chars().take(MAX_MESSAGE_CHARS).collect(),
     }
-}
-
-/// A project path such as `group/project` is one URL segment: `group%2Fproject`.
-fn encode_path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// An error and its causes on one line.

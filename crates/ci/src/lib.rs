@@ -2,14 +2,18 @@
 //!
 //! Each adapter reads its own CI's environment. Today that is detection and the commit being
 //! built, which the CLI uses to choose plain log lines over progress bars and to describe
-//! deploys; event payloads and outputs arrive with the full adapters.
+//! deploys; event payloads and outputs arrive with the full adapters. The `*_host` modules answer
+//! the preview garbage collector's questions about branches and reviews on GitHub and GitLab.
 
 pub mod event;
 pub mod github;
 pub mod github_api;
 pub mod github_event;
+pub mod github_host;
 pub mod gitlab_api;
 pub mod gitlab_event;
+pub mod gitlab_host;
+mod url_path;
 
 use std::fmt;
 

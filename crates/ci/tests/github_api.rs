@@ -16,6 +16,8 @@ use ci::github_api::{
     ApiOutcome, DeploymentRequest, DeploymentState, GithubApi, GithubToken, COMMENT_PERMISSION,
     DEPLOYMENT_PERMISSION,
 };
+use ci::github_host::{GithubReviewHost, BRANCH_PERMISSION, REVIEW_PERMISSION};
+use deploy::preview::{Liveness, ReviewHost};
 use serde_json::{json, Value};
 use spec_conformance::Spec;
 
@@ -28,11 +30,13 @@ const PR: u64 = 12;
 /// The operations the adapter uses, cut out of GitHub's description: the whole document has
 /// path templates (`{base}...{head}`) that `spec-conformance` does not take, and the cut is
 /// faster to load.
-const PATHS: [&str; 4] = [
+const PATHS: [&str; 6] = [
     "/repos/{owner}/{repo}/issues/{issue_number}/comments",
     "/repos/{owner}/{repo}/issues/comments/{comment_id}",
     "/repos/{owner}/{repo}/deployments",
     "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+    "/repos/{owner}/{repo}/pulls/{pull_number}",
+    "/repos/{owner}/{repo}/branches/{branch}",
 ];
 
 struct GithubSpec {
@@ -81,6 +85,16 @@ fn example(name: &str) -> Value {
     value
 }
 
+/// GitHub's example pull request, made to fit its own schema: the example's requested team
+/// lacks the `type` that the schema has since come to require.
+fn pull_request_example() -> Value {
+    let mut pull = example("pull-request");
+    for team in pull["requested_teams"].as_array_mut().into_iter().flatten() {
+        team["type"] = json!("organization");
+    }
+    pull
+}
+
 // --- A fake GitHub -----------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
@@ -99,6 +113,10 @@ struct FakeState {
     comments: Vec<Value>,
     deployments: Vec<Value>,
     statuses: Vec<Value>,
+    /// Pull requests by number: GitHub's example with `state` and `merged_at` set.
+    pulls: BTreeMap<u64, Value>,
+    /// Branch names as git knows them, not encoded.
+    branches: Vec<String>,
     next_id: u64,
     refuse_comments: bool,
     refuse_deployments: bool,
@@ -180,6 +198,15 @@ impl FakeState {
     fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    fn add_pull(&mut self, number: u64, state: &str, merged_at: Option<&str>) {
+        let mut pull = pull_request_example();
+        pull["number"] = json!(number);
+        pull["state"] = json!(state);
+        pull["merged_at"] = json!(merged_at);
+        pull["merged"] = json!(merged_at.is_some());
+        self.pulls.insert(number, pull);
     }
 
     fn comment(&self, id: u64, body: &str, login: &str) -> Value {
@@ -297,6 +324,25 @@ impl FakeState {
                 self.statuses.push(status.clone());
                 (201, status, None)
             }
+            ("GET", ["repos", _, _, "pulls", number]) => {
+                match number.parse().ok().and_then(|n: u64| self.pulls.get(&n)) {
+                    Some(pull) => (200, pull.clone(), None),
+                    None => Self::error(404, "Not Found"),
+                }
+            }
+            // One segment, decoded as GitHub does: `feature%2Fx` is the branch `feature/x`. An
+            // unencoded `/` splits the name and falls through to a plain `Not Found`.
+            ("GET", ["repos", _, _, "branches", branch]) => {
+                let branch = percent_decode(branch);
+                match self.branches.contains(&branch) {
+                    true => {
+                        let mut found = example("branch-get");
+                        found["name"] = json!(branch);
+                        (200, found, None)
+                    }
+                    false => Self::error(404, "Branch not found"),
+                }
+            }
             _ => Self::error(404, "Not Found"),
         }
     }
@@ -410,6 +456,30 @@ async fn handle(
         }
     }
     reply(status, &answer, link)
+}
+
+/// A path segment's `%XX` bytes, read as UTF-8.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).expect("a branch name is UTF-8")
 }
 
 fn reply(status: u16, body: &Value, link: Option<String>) -> Response {
@@ -812,4 +882,186 @@ fn a_repository_is_owner_slash_name() {
         "setting up the GitHub API client for `ftp://example.com`"
     );
     assert_eq!(format!("{:?}", GithubToken::new(TOKEN)), "GithubToken(***)");
+}
+
+// --- The review host ---------------------------------------------------------------------------
+
+fn host(fake: &FakeGithub) -> GithubReviewHost {
+    GithubReviewHost::new(fake.api())
+}
+
+fn unknown_reason(liveness: Liveness) -> String {
+    match liveness {
+        Liveness::Unknown { reason } => reason,
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_open_pull_request_is_alive_and_a_closed_one_says_whether_it_was_merged() {
+    let fake = FakeGithub::start("").await;
+    {
+        let mut state = fake.state();
+        state.add_pull(12, "open", None);
+        state.add_pull(13, "closed", Some("2026-11-30T09:12:00Z"));
+        state.add_pull(14, "closed", None);
+    }
+    let host = host(&fake);
+
+    assert_eq!(host.review_state(12).await, Liveness::Alive);
+    assert_eq!(
+        host.review_state(13).await,
+        Liveness::Closed {
+            reason: "pull request #13 merged".to_owned()
+        }
+    );
+    assert_eq!(
+        host.review_state(14).await,
+        Liveness::Closed {
+            reason: "pull request #14 closed".to_owned()
+        }
+    );
+    assert_eq!(
+        fake.calls(),
+        [12, 13, 14].map(|n| format!("GET /repos/{REPO}/pulls/{n}"))
+    );
+    fake.assert_conforms();
+}
+
+#[tokio::test]
+async fn an_open_pull_request_that_github_reports_as_merged_too_is_still_alive() {
+    // GitHub's own example has `state: open` with a `merged_at`: `state` decides.
+    let fake = FakeGithub::start("").await;
+    let mut pull = pull_request_example();
+    pull["number"] = json!(PR);
+    assert_eq!(pull["state"], json!("open"));
+    assert!(pull["merged_at"].is_string());
+    fake.state().pulls.insert(PR, pull);
+
+    assert_eq!(host(&fake).review_state(PR).await, Liveness::Alive);
+    fake.assert_conforms();
+}
+
+#[tokio::test]
+async fn a_branch_with_slashes_and_non_ascii_travels_as_one_encoded_segment() {
+    let fake = FakeGithub::start("/api/v3").await;
+    fake.state().branches = vec!["main".to_owned(), "feature/dägs-1.2".to_owned()];
+    let host = host(&fake);
+
+    assert_eq!(host.branch_state("feature/dägs-1.2").await, Liveness::Alive);
+    assert_eq!(
+        host.branch_state("feature/gone").await,
+        Liveness::Closed {
+            reason: "branch `feature/gone` deleted".to_owned()
+        }
+    );
+    assert_eq!(
+        fake.calls(),
+        vec![
+            format!("GET /repos/{REPO}/branches/feature%2Fd%C3%A4gs-1.2"),
+            format!("GET /repos/{REPO}/branches/feature%2Fgone"),
+        ]
+    );
+    fake.assert_conforms();
+}
+
+#[tokio::test]
+async fn a_pull_request_github_cannot_find_is_unknown_not_closed() {
+    let fake = FakeGithub::start("").await;
+
+    let reason = unknown_reason(host(&fake).review_state(99).await);
+
+    assert_eq!(
+        reason,
+        format!(
+            "could not ask GitHub about pull request #99 of `{REPO}` (GitHub answered 404: Not \
+             Found); the token needs `{REVIEW_PERMISSION}`"
+        )
+    );
+    fake.assert_conforms();
+}
+
+#[tokio::test]
+async fn a_404_that_does_not_name_the_branch_is_unknown() {
+    // What a repository the token cannot see looks like: GitHub hides it behind `Not Found`.
+    let fake = FakeGithub::start("").await;
+    fake.state().fail_with = Some((404, "Not Found".to_owned()));
+
+    let reason = unknown_reason(host(&fake).branch_state("feature/x").await);
+
+    assert!(
+        reason.contains("GitHub answered 404: Not Found"),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with(&format!("needs `{BRANCH_PERMISSION}`")),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_and_outages_are_unknown_naming_the_permission_without_the_token() {
+    let fake = FakeGithub::start("").await;
+    fake.state().add_pull(PR, "closed", None);
+    fake.state().branches = vec!["feature/x".to_owned()];
+    let echo = format!("token `{TOKEN}` is not valid here");
+
+    for code in [401, 403, 500, 503] {
+        fake.state().fail_with = Some((code, echo.clone()));
+        let host = host(&fake);
+
+        let review = unknown_reason(host.review_state(PR).await);
+        let branch = unknown_reason(host.branch_state("feature/x").await);
+
+        let answered = format!("GitHub answered {code}: token `***` is not valid here");
+        assert!(review.contains(&answered), "{code}: {review}");
+        assert!(branch.contains(&answered), "{code}: {branch}");
+        assert!(
+            review.contains(&format!("`{REVIEW_PERMISSION}`")),
+            "{review}"
+        );
+        assert!(
+            branch.contains(&format!("`{BRANCH_PERMISSION}`")),
+            "{branch}"
+        );
+        assert_eq!(
+            code == 401,
+            review.contains("invalid or expired"),
+            "{review}"
+        );
+        assert!(!format!("{review}{branch}").contains(TOKEN));
+    }
+}
+
+#[tokio::test]
+async fn github_out_of_reach_is_unknown() {
+    // A port that was just free: nothing listens there.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a loopback port");
+    let url = format!(
+        "http://{}",
+        listener.local_addr().expect("the bound address")
+    );
+    drop(listener);
+    let api = GithubApi::new(&url, REPO, GithubToken::new(TOKEN)).expect("a client");
+    let host = GithubReviewHost::new(api);
+
+    let review = unknown_reason(host.review_state(PR).await);
+    let branch = unknown_reason(host.branch_state("main").await);
+
+    assert!(
+        review.starts_with(&format!(
+            "could not ask GitHub about pull request #12 of `{REPO}`"
+        )),
+        "{review}"
+    );
+    assert!(
+        review.ends_with(&format!("`{REVIEW_PERMISSION}`")),
+        "{review}"
+    );
+    assert!(
+        branch.ends_with(&format!("`{BRANCH_PERMISSION}`")),
+        "{branch}"
+    );
 }
