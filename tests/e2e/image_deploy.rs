@@ -8,208 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::path::Path;
 
-use e2e_tests::registry::LocalRegistry;
-use e2e_tests::runtime_image::{
-    build_runtime_image, insecure_registries_conf, runtime_reference, BuildahStore,
-    PYTEST_FAIL_MARKER,
-};
-use emulator::{EmulatorConfig, RunningEmulator};
+use e2e_tests::image_setup::ImageSetup as Setup;
+use e2e_tests::runtime_image::{runtime_reference, PYTEST_FAIL_MARKER};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
-
-/// Everything one test deploys with: a registry, stand-in runtimes in it, an emulator whose
-/// Deployments push there, a Buildah storage, and a copy of the fixture project.
-struct Setup {
-    registry: LocalRegistry,
-    emulator: RunningEmulator,
-    store: BuildahStore,
-    registries_conf: PathBuf,
-    project: tempfile::TempDir,
-    _files: tempfile::TempDir,
-}
-
-async fn setup(runtime: &str) -> Setup {
-    let registry = LocalRegistry::start();
-    let host = registry.host();
-    let versions = ["12.1.0", "12.2.0", "12.3.0"];
-    tokio::task::spawn_blocking({
-        let host = host.clone();
-        move || build_runtime_image(&host, &versions)
-    })
-    .await
-    .unwrap();
-
-    let files = tempfile::tempdir().unwrap();
-    let registries_conf = files.path().join("registries.conf");
-    std::fs::write(&registries_conf, insecure_registries_conf(&host)).unwrap();
-
-    let project = tempfile::tempdir().unwrap();
-    copy_tree(
-        &e2e_tests::repo_root().join("tests/fixtures/image-project"),
-        project.path(),
-    );
-    let dockerfile = format!("FROM {}\n", runtime_reference(&host, runtime));
-    std::fs::write(project.path().join("Dockerfile"), dockerfile).unwrap();
-
-    let config = EmulatorConfig {
-        registry_host: Some(host),
-        rollout_delay: Duration::from_millis(100),
-        ..EmulatorConfig::default()
-    };
-    let emulator = emulator::start(config).await.unwrap();
-    Setup {
-        registry,
-        emulator,
-        store: BuildahStore::temporary(),
-        registries_conf,
-        project,
-        _files: files,
-    }
-}
-
-impl Setup {
-    fn deployment(&self) -> String {
-        self.emulator.info().deployments.dags_enabled.clone()
-    }
-
-    /// Runs `astro-deploy deploy` on the project with Buildah and `extra` flags.
-    async fn deploy(&self, extra: &[&str]) -> Run {
-        self.deploy_to(&self.deployment(), extra).await
-    }
-
-    async fn deploy_to(&self, deployment_id: &str, extra: &[&str]) -> Run {
-        let mut args: Vec<String> = vec![
-            "deploy".into(),
-            "--deployment-id".into(),
-            deployment_id.to_owned(),
-            "--project".into(),
-            self.project.path().display().to_string(),
-            "--builder".into(),
-            "buildah".into(),
-            "--output".into(),
-            "json".into(),
-        ];
-        let mut globals = self.store.global_args();
-        globals.push("--registries-conf".into());
-        globals.push(self.registries_conf.display().to_string());
-        args.extend(
-            globals
-                .into_iter()
-                .map(|arg| format!("--builder-arg={arg}")),
-        );
-        args.extend(extra.iter().map(|arg| arg.to_string()));
-
-        let token = self.emulator.info().api_token.clone();
-        let output = tokio::process::Command::new(BIN)
-            .args(&args)
-            .env("ASTRO_API_URL", self.emulator.base_url())
-            .env("ASTRO_API_TOKEN", &token)
-            .env_remove("CI")
-            .output()
-            .await
-            .unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        assert!(
-            !run.stdout.contains(&token) && !run.stderr.contains(&token),
-            "token leaked"
-        );
-        run
-    }
-
-    fn write(&self, relative: &str, content: &str) {
-        let path = self.project.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-
-    fn posted_deploys(&self) -> usize {
-        let exchanges = self.emulator.exchanges();
-        exchanges
-            .iter()
-            .filter(|e| e.method == "POST" && e.path.ends_with("/deploys"))
-            .count()
-    }
-
-    /// Unpacks a pushed image with skopeo and umoci, independently of astro-deploy's code.
-    fn unpack(&self, reference: &str, into: &Path) -> PathBuf {
-        let layout = into.join("layout");
-        let bundle = into.join("bundle");
-        std::fs::create_dir_all(into).unwrap();
-        run_tool(Command::new("skopeo").args([
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{reference}"),
-            &format!("oci:{}:image", layout.display()),
-        ]));
-        run_tool(Command::new("umoci").args([
-            "unpack",
-            "--image",
-            &format!("{}:image", layout.display()),
-            &bundle.display().to_string(),
-        ]));
-        bundle.join("rootfs")
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn ok(self) -> Value {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self.json()
-    }
-}
-
-fn run_tool(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// Every entry of an unpacked filesystem: type, mode, owner, and content or link target.
 fn tree(root: &Path) -> BTreeMap<String, String> {
@@ -243,6 +48,10 @@ fn checksum(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
         (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+async fn setup(runtime: &str) -> Setup {
+    Setup::start(Path::new(BIN), runtime).await
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod azurite;
 pub mod git;
+pub mod image_setup;
 pub mod registry;
 pub mod runtime_image;
 

@@ -55,6 +55,9 @@ pub enum Command {
     /// Run as a CI system's adapter: the deploy, then the CI's outputs, summary and comments.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Ephemeral preview Deployments, one per branch: create, deploy, delete, list, gc.
+    #[command(subcommand)]
+    Preview(PreviewCommand),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -271,4 +274,171 @@ pub struct DemoArgs {
     /// The project to deploy [default: examples/astro-project of this repository].
     #[arg(long)]
     pub project: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Make the branch's preview (a copy of the base Deployment with the preview overrides),
+    /// wait until it is up, deploy the branch's whole project to it, and copy Airflow
+    /// connections, variables and pools when asked. Re-running it finds the same preview.
+    Create(Box<PreviewDeployArgs>),
+    /// Deploy the branch's code to its preview, making the preview first unless the config
+    /// says `create-on-deploy: false`.
+    Deploy(Box<PreviewDeployArgs>),
+    /// Delete previews by branch, pull/merge request or name. Deleting what is already gone
+    /// succeeds.
+    Delete(PreviewDeleteArgs),
+    /// List the previews of the base Deployment with their branch, review, age and status.
+    List(PreviewListArgs),
+    /// Delete previews whose branch or pull/merge request is closed or gone, or that are
+    /// older than the TTL. Previews nobody can vouch for either way are kept.
+    Gc(PreviewGcArgs),
+}
+
+/// Which base Deployment previews copy, and where the preview settings come from.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Base Deployment")]
+pub struct PreviewBaseArgs {
+    /// The Deployment previews copy [default: `preview.base-deployment-id` of the config].
+    #[arg(
+        long,
+        env = "ASTRO_BASE_DEPLOYMENT_ID",
+        conflicts_with = "base_deployment_name"
+    )]
+    pub base_deployment_id: Option<String>,
+
+    /// The base Deployment by name.
+    #[arg(long, env = "ASTRO_BASE_DEPLOYMENT_NAME")]
+    pub base_deployment_name: Option<String>,
+
+    /// The Workspace to look the base's name up in, when names repeat.
+    #[arg(long, env = "ASTRO_WORKSPACE_ID")]
+    pub workspace_id: Option<String>,
+
+    /// The project config file with the `preview:` settings (used when it exists).
+    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    /// Which project of the config file [default: the one whose root is --project, else the
+    /// only one with a `preview:` section].
+    #[arg(long, value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Which branch a preview is for.
+#[derive(Debug, Args)]
+pub struct BranchArgs {
+    /// The branch [default: the CI run's branch (a pull request's source branch), else git's].
+    #[arg(long, env = "ASTRO_PREVIEW_BRANCH")]
+    pub branch: Option<String>,
+
+    /// The pull request (GitHub) or merge request (GitLab) number [default: the CI run's].
+    #[arg(long, env = "ASTRO_PREVIEW_REVIEW", value_name = "NUMBER")]
+    pub review: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewDeployArgs {
+    #[command(flatten)]
+    pub base: PreviewBaseArgs,
+
+    #[command(flatten)]
+    pub branch: BranchArgs,
+
+    /// The Astro project folder (holding the Dockerfile and dags/).
+    #[arg(long, env = "ASTRO_ROOT_FOLDER", default_value = ".")]
+    pub project: PathBuf,
+
+    /// What to deploy to an existing preview; a new preview always gets the whole project.
+    #[arg(long = "type", env = "ASTRO_DEPLOY_TYPE", value_enum, default_value_t = DeployTypeArg::Infer)]
+    pub deploy_type: DeployTypeArg,
+
+    /// A description shown with the deploy in Astro (default: the CI run, when there is one).
+    #[arg(long, env = "ASTRO_DESCRIPTION")]
+    pub description: Option<String>,
+
+    /// Wait until the preview runs the new code.
+    #[arg(long, env = "ASTRO_WAIT")]
+    pub wait: bool,
+
+    /// How long --wait waits, e.g. 90s, 10m.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub wait_timeout: Duration,
+
+    /// How long to wait for a new preview to come up before deploying to it.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "20m")]
+    pub ready_timeout: Duration,
+
+    /// Copy the base's Airflow connections to the preview (passwords cannot be read back).
+    #[arg(long)]
+    pub copy_connections: bool,
+
+    /// Copy the base's Airflow variables to the preview.
+    #[arg(long)]
+    pub copy_variables: bool,
+
+    /// Copy the base's Airflow pools to the preview.
+    #[arg(long)]
+    pub copy_pools: bool,
+
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").args(["branch", "review", "name"])))]
+pub struct PreviewDeleteArgs {
+    #[command(flatten)]
+    pub base: PreviewBaseArgs,
+
+    /// The branch whose preview goes [default: the CI run's branch].
+    #[arg(long, env = "ASTRO_PREVIEW_BRANCH")]
+    pub branch: Option<String>,
+
+    /// The pull/merge request whose previews go.
+    #[arg(long, value_name = "NUMBER")]
+    pub review: Option<u64>,
+
+    /// The preview's name, as `preview list` shows it.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewListArgs {
+    #[command(flatten)]
+    pub base: PreviewBaseArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostArg {
+    /// GitHub when run in GitHub Actions, GitLab in GitLab CI, else none.
+    Auto,
+    /// GitHub's REST API: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL.
+    Github,
+    /// GitLab's REST API: GITLAB_TOKEN, CI_PROJECT_ID, CI_API_V4_URL.
+    Gitlab,
+    /// Ask no code host: only --ttl collects.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewGcArgs {
+    #[command(flatten)]
+    pub base: PreviewBaseArgs,
+
+    /// Delete previews older than this (`36h`, `14d`) [default: `preview.ttl` of the config].
+    #[arg(long)]
+    pub ttl: Option<String>,
+
+    /// Where to ask whether branches and pull/merge requests are still open.
+    #[arg(long, value_enum, default_value_t = HostArg::Auto)]
+    pub host: HostArg,
+
+    /// Show what would be deleted and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

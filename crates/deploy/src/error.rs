@@ -161,13 +161,6 @@ pub enum DeployError {
     #[error("Deployment `{name}` is not a preview of `{base}` made by astro-deploy")]
     NotAPreview { name: String, base: String },
 
-    #[error("copying Airflow {what} to the preview")]
-    AirflowCopy {
-        what: String,
-        #[source]
-        source: astro_api::Error,
-    },
-
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
@@ -220,10 +213,6 @@ impl DeployError {
             }
             DeployError::PreviewNotReady { .. } => FailureKind::NotHealthy,
             DeployError::NoPreview { .. } => FailureKind::NotFound,
-            DeployError::AirflowCopy { source, .. } => match source.kind() {
-                ErrorKind::Authentication | ErrorKind::Forbidden => FailureKind::Authentication,
-                _ => FailureKind::Unavailable,
-            },
             DeployError::Json(_) | DeployError::Internal(_) => FailureKind::Internal,
         }
     }
@@ -295,7 +284,6 @@ impl DeployError {
                  the Astro UI if it must go"
                     .to_owned()
             }
-            DeployError::AirflowCopy { source, .. } => return source.hint(),
             DeployError::NoUploadUrl { .. }
             | DeployError::TempFile(_)
             | DeployError::Json(_)

@@ -735,6 +735,11 @@ fn check_deployment(
     Ok(())
 }
 
+/// The Deployment `target` names: by id, or by a name that must match exactly one.
+pub async fn resolve_target(client: &Client, target: &Target) -> Result<Deployment, DeployError> {
+    resolve(client, target).await
+}
+
 async fn resolve(client: &Client, target: &Target) -> Result<Deployment, DeployError> {
     let (name, workspace_id) = match target {
         Target::Id(id) => return Ok(client.get_deployment(id).await?),

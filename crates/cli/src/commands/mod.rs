@@ -5,8 +5,10 @@ mod deploy;
 mod emulator;
 mod github;
 mod gitlab;
+mod hosts;
 mod infer;
 mod monorepo;
+mod preview;
 
 use crate::args::{CiCommand, Cli, Command};
 use crate::exit::Failure;
@@ -18,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => monorepo::plan(args, format).await,
         Command::Ci(CiCommand::Github(args)) => github::run(*args, format).await,
         Command::Ci(CiCommand::Gitlab(args)) => gitlab::run(*args, format).await,
+        Command::Preview(command) => preview::run(command, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }

@@ -230,9 +230,14 @@ async fn branch(
     if let Some(branch) = ci::CiRun::detect().and_then(|run| run.ref_name) {
         return Ok(branch);
     }
+    git_branch(toplevel).await
+}
+
+/// The branch git has checked out in `dir`.
+pub(super) async fn git_branch(dir: &Path) -> Result<String, Failure> {
     let output = tokio::process::Command::new("git")
         .args(["rev-parse", "--abbrev-ref", "HEAD"])
-        .current_dir(toplevel)
+        .current_dir(dir)
         .output()
         .await
         .map_err(|error| Failure::input("running git to find the branch").with_cause(&error))?;
@@ -247,7 +252,7 @@ async fn branch(
 }
 
 /// The event of the CI run, when GitHub Actions or GitLab CI runs astro-deploy.
-fn ci_event() -> Result<Option<CiEvent>, Failure> {
+pub(super) fn ci_event() -> Result<Option<CiEvent>, Failure> {
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let event = match ci::CiRun::detect().map(|run| run.system) {
         Some(CiSystem::GitHubActions) => GithubEvent::from_env(&env),

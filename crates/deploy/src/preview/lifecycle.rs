@@ -92,7 +92,7 @@ pub async fn list(client: &Client, base: &Deployment) -> Result<Vec<Preview>, De
         .iter()
         .filter_map(|d| Some((Preview::of(d, &base.id)?, d.created_at.clone())))
         .collect();
-    previews.sort_by(|a, b| older_first(a, b));
+    previews.sort_by(older_first);
     Ok(previews.into_iter().map(|(preview, _)| preview).collect())
 }
 
