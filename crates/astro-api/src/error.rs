@@ -34,6 +34,17 @@ pub enum Error {
         message_suffix(&.0.message, .0.request_id.as_deref()))]
     Api(ApiError),
 
+    /// An answer of a Deployment's Airflow REST API that was not a success.
+    #[error("{operation}: the Airflow API at `{url}` answered {status} {}{}", reason(*.status),
+        message_suffix(.detail, None))]
+    Airflow {
+        operation: String,
+        url: String,
+        status: u16,
+        /// Airflow's `detail` (or `title`), or the start of the body when it sent no problem.
+        detail: String,
+    },
+
     #[error("{operation}: could not reach `{url}` ({attempts} attempts)")]
     Transport {
         operation: String,
@@ -90,6 +101,13 @@ impl Error {
                 400..=499 if api.status != 429 => ErrorKind::Refused,
                 _ => ErrorKind::Unavailable,
             },
+            Error::Airflow { status, .. } => match status {
+                401 => ErrorKind::Authentication,
+                403 => ErrorKind::Forbidden,
+                404 => ErrorKind::NotFound,
+                400..=499 if *status != 429 => ErrorKind::Refused,
+                _ => ErrorKind::Unavailable,
+            },
             Error::Transport { .. } | Error::Decode { .. } => ErrorKind::Unavailable,
             Error::Token(_) => ErrorKind::Authentication,
             Error::MissingOrganization | Error::InvalidBaseUrl { .. } | Error::HttpClient(_) => {
@@ -102,6 +120,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(api) => Some(api.status),
+            Error::Airflow { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -110,6 +129,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Api(api) => api_hint(api),
+            Error::Airflow { status, .. } => airflow_hint(*status),
             Error::Transport { .. } => Some(
                 "check the API URL and the network; the request was retried before giving up"
                     .into(),
@@ -168,6 +188,26 @@ fn api_hint(api: &ApiError) -> Option<String> {
     Some(hint)
 }
 
+fn airflow_hint(status: u16) -> Option<String> {
+    let hint = match status {
+        401 => {
+            "Airflow refused the API token: it may have expired or been rotated; Astro \
+                accepts the same Astro API token on a Deployment's Airflow API"
+        }
+        403 => {
+            "the token's role does not reach this Deployment's Airflow: use a token of its \
+                Workspace or Organization, or a Deployment token of this very Deployment"
+        }
+        503 => {
+            "the Deployment's Airflow is not up (still creating, waking up or \
+                hibernating); it was waited for before giving up. Try again once it is HEALTHY"
+        }
+        500..=599 => "Airflow had a problem; the request was retried. Try again later",
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
+
 fn reason(status: u16) -> &'static str {
     reqwest::StatusCode::from_u16(status)
         .ok()
@@ -212,6 +252,24 @@ mod tests {
         );
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert!(err.hint().unwrap().contains("organization `corg`"));
+    }
+
+    #[test]
+    fn airflow_errors_name_the_url_and_hint_at_startup() {
+        let err = Error::Airflow {
+            operation: "listing pools".into(),
+            url: "https://acme.astronomer.run/d1/api/v1/pools".into(),
+            status: 503,
+            detail: "Airflow is starting".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "listing pools: the Airflow API at `https://acme.astronomer.run/d1/api/v1/pools` \
+             answered 503 Service Unavailable: Airflow is starting"
+        );
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.status(), Some(503));
+        assert!(err.hint().unwrap().contains("HEALTHY"));
     }
 
     #[test]

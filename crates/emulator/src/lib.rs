@@ -11,6 +11,12 @@
 //! - **`/blobs/{deploymentId}/{deployId}/dags.tar.gz?<SAS>`**: the `dagsUploadUrl` of a deploy,
 //!   speaking enough of Azure Blob Storage for a bundle upload (whole blob, or blocks and a
 //!   block list). The SAS in the query authorizes; no token.
+//! - **`/airflow/{last 8 characters of a Deployment id}/api/v1/...`**: each Deployment's
+//!   `webServerAirflowApiUrl`, a minimal Airflow 2 stable REST API (connections, variables,
+//!   pools: list, get, create, update) shaped as `api-specs/airflow-v1.yaml` says, with state
+//!   per Deployment; the same tokens authorize. A Deployment whose Airflow is not up yet
+//!   (creating, waking up, hibernating) answers 503. Exchanges are recorded apart
+//!   ([`RunningEmulator::airflow_exchanges`]).
 //! - **`/emulator/...`**: the emulator's own routes, which Astro does not have (no token):
 //!   - `GET /emulator/info`: the [`EmulatorInfo`] (base URL, seeded ids, tokens);
 //!   - `GET /emulator/exchanges`, `DELETE /emulator/exchanges`: the recorded Platform
@@ -36,6 +42,7 @@
 //! `astro-api`, so that a disagreement between the two shows up in a test.
 
 mod admin;
+mod airflow;
 mod auth;
 mod blob_store;
 mod blobs;
@@ -113,6 +120,89 @@ pub struct EmulatorInfo {
     pub api_token: String,
     /// A user session token (no `permissions` claim), valid 30 days.
     pub user_token: String,
+}
+
+/// A connection of a Deployment's emulated Airflow. The emulator keeps the password, but its
+/// Airflow API never answers it, as Airflow does not.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AirflowConnection {
+    pub connection_id: String,
+    pub conn_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub login: Option<String>,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub port: Option<i64>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub extra: Option<String>,
+}
+
+impl AirflowConnection {
+    /// A connection with only its id and type.
+    pub fn new(connection_id: &str, conn_type: &str) -> Self {
+        Self {
+            connection_id: connection_id.to_owned(),
+            conn_type: conn_type.to_owned(),
+            description: None,
+            host: None,
+            login: None,
+            schema: None,
+            port: None,
+            password: None,
+            extra: None,
+        }
+    }
+}
+
+/// A variable of a Deployment's emulated Airflow.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AirflowVariable {
+    pub key: String,
+    pub value: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl AirflowVariable {
+    pub fn new(key: &str, value: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            description: None,
+        }
+    }
+}
+
+/// A pool of a Deployment's emulated Airflow.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AirflowPool {
+    pub name: String,
+    pub slots: i64,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub include_deferred: bool,
+}
+
+impl AirflowPool {
+    pub fn new(name: &str, slots: i64) -> Self {
+        Self {
+            name: name.to_owned(),
+            slots,
+            description: None,
+            include_deferred: false,
+        }
+    }
 }
 
 /// The ids of the seeded Deployments.
@@ -199,6 +289,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         keys,
         info,
         exchanges: Mutex::default(),
+        airflow_exchanges: Mutex::default(),
         faults: Mutex::default(),
         blob_requests: Mutex::default(),
     });
@@ -265,6 +356,113 @@ impl RunningEmulator {
         lock(&self.app.exchanges).clear();
     }
 
+    /// The exchanges on the Airflow routes so far, oldest first. Their `path_template` is the
+    /// Airflow spec's, below `/api/v1`.
+    pub fn airflow_exchanges(&self) -> Vec<Exchange> {
+        lock(&self.app.airflow_exchanges).clone()
+    }
+
+    pub fn clear_airflow_exchanges(&self) {
+        lock(&self.app.airflow_exchanges).clear();
+    }
+
+    /// A Deployment's `webServerAirflowApiUrl`: scheme-less, as Astro writes it.
+    pub fn airflow_api_url(&self, deployment_id: &str) -> Result<String, EmulatorError> {
+        let state = lock(&self.app.state);
+        let mut records = state.data.deployments.iter();
+        let record = records.find(|record| record.deployment.id == deployment_id);
+        let record = record.ok_or_else(|| EmulatorError::UnknownDeployment {
+            id: deployment_id.to_owned(),
+        })?;
+        Ok(record.deployment.web_server_airflow_api_url.clone())
+    }
+
+    /// A Deployment's Airflow connections, passwords included, in creation order.
+    pub fn airflow_connections(
+        &self,
+        deployment_id: &str,
+    ) -> Result<Vec<AirflowConnection>, EmulatorError> {
+        self.read_airflow(deployment_id, |objects| objects.connections.clone())
+    }
+
+    /// A Deployment's Airflow variables, in creation order.
+    pub fn airflow_variables(
+        &self,
+        deployment_id: &str,
+    ) -> Result<Vec<AirflowVariable>, EmulatorError> {
+        self.read_airflow(deployment_id, |objects| objects.variables.clone())
+    }
+
+    /// A Deployment's Airflow pools, in creation order; `default_pool` first.
+    pub fn airflow_pools(&self, deployment_id: &str) -> Result<Vec<AirflowPool>, EmulatorError> {
+        self.read_airflow(deployment_id, |objects| objects.pools.clone())
+    }
+
+    /// Adds a connection to a Deployment's Airflow, or replaces the one with its id.
+    pub fn put_airflow_connection(
+        &self,
+        deployment_id: &str,
+        connection: AirflowConnection,
+    ) -> Result<(), EmulatorError> {
+        self.change_airflow(deployment_id, |objects| {
+            upsert(&mut objects.connections, connection, |c| {
+                c.connection_id.clone()
+            });
+        })
+    }
+
+    /// Adds a variable to a Deployment's Airflow, or replaces the one with its key.
+    pub fn put_airflow_variable(
+        &self,
+        deployment_id: &str,
+        variable: AirflowVariable,
+    ) -> Result<(), EmulatorError> {
+        self.change_airflow(deployment_id, |objects| {
+            upsert(&mut objects.variables, variable, |v| v.key.clone());
+        })
+    }
+
+    /// Adds a pool to a Deployment's Airflow, or replaces the one with its name.
+    pub fn put_airflow_pool(
+        &self,
+        deployment_id: &str,
+        pool: AirflowPool,
+    ) -> Result<(), EmulatorError> {
+        self.change_airflow(deployment_id, |objects| {
+            upsert(&mut objects.pools, pool, |p| p.name.clone());
+        })
+    }
+
+    fn read_airflow<T>(
+        &self,
+        deployment_id: &str,
+        read: impl FnOnce(&airflow::AirflowObjects) -> T,
+    ) -> Result<T, EmulatorError> {
+        let state = lock(&self.app.state);
+        known_deployment(&state, deployment_id)?;
+        let fresh = airflow::AirflowObjects::default();
+        Ok(read(
+            state.data.airflow.get(deployment_id).unwrap_or(&fresh),
+        ))
+    }
+
+    fn change_airflow(
+        &self,
+        deployment_id: &str,
+        change: impl FnOnce(&mut airflow::AirflowObjects),
+    ) -> Result<(), EmulatorError> {
+        let mut state = lock(&self.app.state);
+        known_deployment(&state, deployment_id)?;
+        change(
+            state
+                .data
+                .airflow
+                .entry(deployment_id.to_owned())
+                .or_default(),
+        );
+        state.save()
+    }
+
     /// Adds a fault; one with `times` 0 or an impossible status is ignored (and logged).
     pub fn add_fault(&self, fault: Fault) {
         if let Some(problem) = fault.problem() {
@@ -327,6 +525,25 @@ impl RunningEmulator {
             tracing::warn!("open requests did not finish in time; stopping the emulator anyway");
             task.abort();
         }
+    }
+}
+
+fn known_deployment(state: &State, deployment_id: &str) -> Result<(), EmulatorError> {
+    let mut records = state.data.deployments.iter();
+    if records.any(|record| record.deployment.id == deployment_id) {
+        return Ok(());
+    }
+    Err(EmulatorError::UnknownDeployment {
+        id: deployment_id.to_owned(),
+    })
+}
+
+/// Replaces the item with the same key, or appends.
+fn upsert<T>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> String) {
+    let wanted = key(&item);
+    match items.iter_mut().find(|existing| key(existing) == wanted) {
+        Some(existing) => *existing = item,
+        None => items.push(item),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The record of exchanges on the Platform routes, and the log of blob requests.
+//! The record of exchanges on the Platform routes and, apart, on the Airflow routes, and the log
+//! of blob requests.
 //!
 //! Every Platform request is recorded with its answer, including refused ones (bad token,
 //! missing object) and those an injected fault hit (`fault: true`; a dropped connection is
@@ -15,6 +16,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::airflow;
 use crate::faults::{self, Outcome};
 use crate::platform::{error_body, Query, PREFIX};
 use crate::server::{lock, App};
@@ -22,16 +24,17 @@ use crate::server::{lock, App};
 /// The largest JSON body the Platform routes read.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
-/// One request to a Platform route and its answer.
+/// One request to a Platform route (or an Airflow route) and its answer.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Exchange {
     pub method: String,
-    /// The path without query, with the `/platform/v1beta1` prefix.
+    /// The path without query, with the `/platform/v1beta1` prefix (Airflow: with
+    /// `/airflow/{short}/api/v1`).
     pub path: String,
     /// The spec path template the route matched (without the prefix), e.g.
-    /// `/organizations/{organizationId}/deployments`; `None` for paths the emulator does not
-    /// serve.
+    /// `/organizations/{organizationId}/deployments` (Airflow: `/connections/{connection_id}`);
+    /// `None` for paths the emulator does not serve.
     #[serde(default)]
     pub path_template: Option<String>,
     /// Decoded query pairs, in order.
@@ -58,12 +61,54 @@ pub struct BlobRequest {
     pub fault: bool,
 }
 
+/// Which API a recorded route belongs to: it decides the template prefix, the error shape and
+/// the record the exchange goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    Platform,
+    Airflow,
+}
+
+impl Api {
+    fn prefix(self) -> &'static str {
+        match self {
+            Api::Platform => PREFIX,
+            Api::Airflow => airflow::PREFIX,
+        }
+    }
+
+    fn answer(self, status: u16, message: &str) -> Response {
+        match self {
+            Api::Platform => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                (status, Json(error_body(status, message))).into_response()
+            }
+            Api::Airflow => airflow::fault_answer(status, message),
+        }
+    }
+}
+
 /// Records the exchange around every Platform route, with faults applied inside.
 pub(crate) async fn platform_layer(
     State(app): State<App>,
     request: Request,
     next: Next,
 ) -> Response {
+    record(app, request, next, Api::Platform).await
+}
+
+/// Records the exchange around every Airflow route (see [`crate::airflow`]), with faults
+/// applied inside, in a record of its own: it is checked against another spec.
+pub(crate) async fn airflow_layer(
+    State(app): State<App>,
+    request: Request,
+    next: Next,
+) -> Response {
+    record(app, request, next, Api::Airflow).await
+}
+
+async fn record(app: App, request: Request, next: Next, api: Api) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = Query::parse(request.uri().query()).pairs();
@@ -72,7 +117,7 @@ pub(crate) async fn platform_layer(
         .get::<MatchedPath>()
         .map(|matched| matched.as_str().to_owned());
     let path_template = template
-        .and_then(|template| template.strip_prefix(PREFIX).map(str::to_owned))
+        .and_then(|template| template.strip_prefix(api.prefix()).map(str::to_owned))
         .filter(|template| !template.contains("{*"));
 
     let (parts, body) = request.into_parts();
@@ -83,44 +128,30 @@ pub(crate) async fn platform_layer(
         ),
         Err(_) => {
             let message = format!("the request body is larger than {BODY_LIMIT} bytes");
-            let response = (
-                StatusCode::BAD_REQUEST,
-                Json(error_body(StatusCode::BAD_REQUEST, &message)),
-            );
-            return finish(
-                &app,
-                Draft {
-                    method,
-                    path,
-                    path_template,
-                    query,
-                    request_body: None,
-                },
-                response.into_response(),
-                Outcome::Served,
-            )
-            .await;
+            let draft = Draft {
+                method,
+                path,
+                path_template,
+                query,
+                request_body: None,
+            };
+            let response = api.answer(StatusCode::BAD_REQUEST.as_u16(), &message);
+            return finish(&app, api, draft, response, Outcome::Served).await;
         }
     };
 
     let (response, outcome) = faults::apply(&app, request, next, |status, message| {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(error_body(status, message))).into_response()
+        api.answer(status, message)
     })
     .await;
-    finish(
-        &app,
-        Draft {
-            method,
-            path,
-            path_template,
-            query,
-            request_body,
-        },
-        response,
-        outcome,
-    )
-    .await
+    let draft = Draft {
+        method,
+        path,
+        path_template,
+        query,
+        request_body,
+    };
+    finish(&app, api, draft, response, outcome).await
 }
 
 /// What is known of an exchange before its answer.
@@ -132,7 +163,13 @@ struct Draft {
     request_body: Option<Value>,
 }
 
-async fn finish(app: &App, draft: Draft, response: Response, outcome: Outcome) -> Response {
+async fn finish(
+    app: &App,
+    api: Api,
+    draft: Draft,
+    response: Response,
+    outcome: Outcome,
+) -> Response {
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let cut = outcome == Outcome::Cut;
@@ -147,7 +184,11 @@ async fn finish(app: &App, draft: Draft, response: Response, outcome: Outcome) -
         response_body: if cut { None } else { json_or_text(&bytes) },
         fault: outcome != Outcome::Served,
     };
-    lock(&app.exchanges).push(exchange);
+    let record = match api {
+        Api::Platform => &app.exchanges,
+        Api::Airflow => &app.airflow_exchanges,
+    };
+    lock(record).push(exchange);
     Response::from_parts(parts, Body::from(bytes))
 }
 

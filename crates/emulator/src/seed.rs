@@ -148,6 +148,7 @@ pub(crate) fn fresh(settings: &Settings) -> StateData {
         deployments: vec![enabled, disabled],
         deploys: Vec::new(),
         blobs: Default::default(),
+        airflow: Default::default(),
         last_version_id: None,
     }
 }

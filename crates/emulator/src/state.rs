@@ -39,6 +39,10 @@ pub(crate) struct StateData {
     pub deploys: Vec<Deploy>,
     /// By deploy id.
     pub blobs: BTreeMap<String, BlobMeta>,
+    /// Each Deployment's Airflow connections, variables and pools, by Deployment id; one that is
+    /// missing has a fresh Airflow's.
+    #[serde(default)]
+    pub airflow: BTreeMap<String, crate::airflow::AirflowObjects>,
     /// The newest blob version id handed out, so that the next one is later still.
     #[serde(default)]
     pub last_version_id: Option<String>,
@@ -117,6 +121,9 @@ pub(crate) struct CommittedBlock {
     pub id: String,
     pub size: u64,
 }
+
+/// The `statusReason` of a Deployment waking up from hibernation, whose Airflow is not up yet.
+pub(crate) const WAKING_UP: &str = "Waking up from hibernation";
 
 /// What the running emulator was started with; not persisted.
 #[derive(Clone, Debug)]
@@ -335,7 +342,7 @@ impl DeploymentRecord {
             self.deployment.status_reason = Some(self.sleep_reason().to_owned());
         } else if !wants_sleep && asleep {
             self.deployment.status = DeploymentStatus::Deploying;
-            self.deployment.status_reason = Some("Waking up from hibernation".to_owned());
+            self.deployment.status_reason = Some(WAKING_UP.to_owned());
             self.rollout_due_ms = Some(clock::unix_ms(now + delay));
         }
         self.refresh_scaling_status();

@@ -1,6 +1,7 @@
-//! Test support: checks recorded HTTP exchanges against the vendored Astro OpenAPI 3.0 specs
-//! (`api-specs/*.yaml`), so that the API client and the emulator are both held to the field
-//! names, enums and status codes that Astro publishes.
+//! Test support: checks recorded HTTP exchanges against the vendored OpenAPI 3.0 specs
+//! (`api-specs/*.yaml`: Astro's Platform and IAM APIs, and Airflow's stable REST API), so that
+//! the API clients and the emulator are both held to the field names, enums and status codes
+//! that Astro and Airflow publish.
 //!
 //! ```no_run
 //! use spec_conformance::Spec;
@@ -24,9 +25,10 @@
 //! Known limits, each fixable where it lives:
 //! - Only JSON bodies are validated; other media types are only checked for presence.
 //! - Header and cookie parameters are not checked; path segments are not percent-decoded.
-//! - `allOf` of STRICT objects can never validate (each part refuses the others' fields);
-//!   the Astro specs have no `allOf`. Merging the parts' properties before compiling, or
-//!   draft 2019-09 `unevaluatedProperties`, would fix it.
+//! - An `allOf` of plain objects (as the Airflow spec writes `Connection` and every
+//!   collection) is merged into one STRICT object before compiling. An `allOf` with any other
+//!   part stays an `allOf` of STRICT parts, which can never validate (each part refuses the
+//!   others' fields); draft 2019-09 `unevaluatedProperties` would fix that.
 //! - `readOnly`/`writeOnly` are dropped, not enforced per direction.
 //! - Only the first server's path is the base path.
 //! - An undeclared discriminator is inferred from variant names; a union whose names spell no

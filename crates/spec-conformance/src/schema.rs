@@ -77,6 +77,9 @@ impl<'a> Converter<'a> {
             Value::Object(object) => object,
             _ => return Err(Invalid::new(at, "a schema must be an object")),
         };
+        if let Some(merged) = self.merged_all_of(object, 0) {
+            return self.convert(&Value::Object(merged), at);
+        }
         let nullable = object.get("nullable") == Some(&Value::Bool(true));
 
         if let Some(reference) = object.get("$ref") {
@@ -118,6 +121,77 @@ impl<'a> Converter<'a> {
         } else {
             converted
         })
+    }
+
+    /// An `allOf` whose parts are all plain objects (after following `$ref`s), merged into one
+    /// object schema: the union of their `properties` and `required`. Left as `allOf`, each
+    /// STRICT part would refuse the fields of the others, and no body could ever validate.
+    /// `None` when some part is anything else (a `oneOf`, a scalar, an open object), which keeps
+    /// the plain `allOf`.
+    fn merged_all_of(&self, object: &Map<String, Value>, depth: u32) -> Option<Map<String, Value>> {
+        let parts = object.get("allOf")?.as_array()?;
+        let mut merged = object.clone();
+        merged.remove("allOf");
+        let mut properties = match merged.remove("properties") {
+            Some(Value::Object(own)) => own,
+            None => Map::new(),
+            Some(_) => return None,
+        };
+        let mut required: Vec<Value> = match merged.remove("required") {
+            Some(Value::Array(own)) => own,
+            None => Vec::new(),
+            Some(_) => return None,
+        };
+
+        for part in parts {
+            let part = self.plain_object(part, depth + 1)?;
+            if let Some(Value::Object(more)) = part.get("properties") {
+                properties.extend(more.clone());
+            }
+            for name in part
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if !required.contains(name) {
+                    required.push(name.clone());
+                }
+            }
+        }
+
+        merged.insert("type".into(), json!("object"));
+        merged.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            merged.insert("required".into(), Value::Array(required));
+        }
+        Some(merged)
+    }
+
+    /// A part of an `allOf` as a plain object schema (only `type: object`, `properties`,
+    /// `required` and annotations), following `$ref`s and nested `allOf`s a bounded depth.
+    fn plain_object(&self, schema: &Value, depth: u32) -> Option<Map<String, Value>> {
+        const MAX_DEPTH: u32 = 16;
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let object = schema.as_object()?;
+        if let Some(reference) = object.get("$ref") {
+            let target = self.components.get(component_name(reference)?)?;
+            return self.plain_object(target, depth + 1);
+        }
+        if object.contains_key("allOf") {
+            return self.merged_all_of(object, depth);
+        }
+
+        let plain_key = |key: &String| {
+            matches!(key.as_str(), "type" | "properties" | "required" | "title")
+                || DROPPED.contains(&key.as_str())
+                || key.starts_with("x-")
+        };
+        let is_object = object.get("type").is_none_or(|kind| kind == "object");
+        let nullable = object.get("nullable") == Some(&Value::Bool(true));
+        (is_object && !nullable && object.keys().all(plain_key)).then(|| object.clone())
     }
 
     fn convert_map(&self, value: &Value, at: &str) -> Result<Map<String, Value>, Invalid> {

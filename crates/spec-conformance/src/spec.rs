@@ -93,6 +93,7 @@ pub fn vendored_specs_dir() -> PathBuf {
 
 static PLATFORM: OnceLock<Spec> = OnceLock::new();
 static IAM: OnceLock<Spec> = OnceLock::new();
+static AIRFLOW: OnceLock<Spec> = OnceLock::new();
 
 impl Spec {
     /// Loads an OpenAPI 3.0 document (YAML or JSON).
@@ -143,6 +144,16 @@ impl Spec {
     /// When the vendored file is missing or unusable: a test cannot run without it.
     pub fn iam() -> Spec {
         vendored(&IAM, "iam-v1beta1.yaml")
+    }
+
+    /// Apache Airflow's stable REST API (`api-specs/airflow-v1.yaml`, base path `/api/v1`),
+    /// which each Astro Deployment serves at its `webServerAirflowApiUrl`; loaded once per
+    /// process.
+    ///
+    /// # Panics
+    /// When the vendored file is missing or unusable: a test cannot run without it.
+    pub fn airflow() -> Spec {
+        vendored(&AIRFLOW, "airflow-v1.yaml")
     }
 
     /// The file name the spec was loaded from.

@@ -1,6 +1,8 @@
 //! Ephemeral preview Deployments, one per branch: their names, the record that says which
-//! base, branch and review each belongs to, and their life from create to garbage collection.
+//! base, branch and review each belongs to, their life from create to garbage collection, and
+//! the copy of Airflow objects from the base.
 
+pub mod airflow_copy;
 pub mod host;
 pub mod lifecycle;
 pub mod name;

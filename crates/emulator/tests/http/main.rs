@@ -1,6 +1,7 @@
 //! The emulator driven through HTTP, as a client would: Astro's rules, the blob protocol,
 //! faults and persistence.
 
+mod airflow;
 mod auth;
 mod blobs;
 mod deployments;

@@ -9,6 +9,7 @@ use spec_conformance::vendored_specs_dir;
 
 pub const PLATFORM: &str = "platform-v1beta1.yaml";
 pub const IAM: &str = "iam-v1beta1.yaml";
+pub const AIRFLOW: &str = "airflow-v1.yaml";
 
 pub fn spec_path(file: &str) -> PathBuf {
     vendored_specs_dir().join(file)
