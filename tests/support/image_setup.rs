@@ -85,27 +85,39 @@ impl ImageSetup {
             deployment_id.to_owned(),
             "--project".into(),
             self.project.path().display().to_string(),
-            "--builder".into(),
-            "buildah".into(),
             "--output".into(),
             "json".into(),
         ];
+        args.extend(self.builder_flags());
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        self.run(&args).await
+    }
+
+    /// The flags that make the binary build with this setup's Buildah storage and registry.
+    pub fn builder_flags(&self) -> Vec<String> {
         let mut globals = self.store.global_args();
         globals.push("--registries-conf".into());
         globals.push(self.registries_conf.display().to_string());
-        args.extend(
+        let mut flags = vec!["--builder".to_owned(), "buildah".to_owned()];
+        flags.extend(
             globals
                 .into_iter()
                 .map(|arg| format!("--builder-arg={arg}")),
         );
-        args.extend(extra.iter().map(|arg| arg.to_string()));
+        flags
+    }
 
+    /// Runs the binary with `args` against the emulator, outside CI, and checks that the
+    /// token appears nowhere in what it printed.
+    pub async fn run(&self, args: &[String]) -> Run {
         let token = self.emulator.info().api_token.clone();
         let output = tokio::process::Command::new(&self.bin)
-            .args(&args)
+            .args(args)
             .env("ASTRO_API_URL", self.emulator.base_url())
             .env("ASTRO_API_TOKEN", &token)
             .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
             .output()
             .await
             .unwrap();

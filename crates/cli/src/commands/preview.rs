@@ -9,6 +9,7 @@ use std::path::Path;
 use astro_api::models::Deployment;
 use deploy::config::ProjectConfig;
 use deploy::pipeline::{self, DeployInputs, DeployKind, Outcome, Target, WaitOptions};
+use deploy::preview::airflow_copy::{self, CopyError, CopyOptions, CopyReport};
 use deploy::preview::{self, CreateOptions, Ensured, GcOptions, PreviewConfig, Selector};
 use serde::Serialize;
 use serde_json::json;
@@ -179,6 +180,8 @@ struct DeployReport<'a> {
     ensured: &'a Ensured,
     url: String,
     deploy: &'a Outcome,
+    /// What was copied from the base's Airflow, when asked.
+    airflow_copy: Option<&'a CopyReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -264,6 +267,30 @@ async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Re
         .await
         .map_err(Failure::from_deploy)?;
 
+    let copy = CopyOptions {
+        connections: args.copy_connections || context.settings.copy_connections,
+        variables: args.copy_variables || context.settings.copy_variables,
+        pools: args.copy_pools || context.settings.copy_pools,
+    };
+    let copied = match copy.any() {
+        true => {
+            let token = &context.connection.token;
+            let report =
+                airflow_copy::copy_from_base(&context.base, &ensured.preview, token, &copy)
+                    .await
+                    .map_err(copy_failure)?;
+            if !report.connections_without_password.is_empty() {
+                tracing::warn!(
+                    "connections copied without their password (Airflow never answers \
+                     passwords): {}; set them on the preview",
+                    report.connections_without_password.join(", ")
+                );
+            }
+            Some(report)
+        }
+        false => None,
+    };
+
     let report = DeployReport {
         base: BaseFacts {
             id: &context.base.id,
@@ -273,6 +300,7 @@ async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Re
         ensured: &ensured,
         url: ui_url(&ensured.preview.web_server_url),
         deploy: &outcome,
+        airflow_copy: copied.as_ref(),
     };
     match format {
         OutputFormat::Json => print_json(&report),
@@ -288,6 +316,17 @@ async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Re
             );
             println!("  Airflow UI: {}", report.url);
             report::outcome(&outcome, format);
+            if let Some(copied) = &copied {
+                let line = |kind: &str, k: &airflow_copy::KindReport| {
+                    println!(
+                        "Airflow {kind}: {} created, {} updated, {} unchanged",
+                        k.created, k.updated, k.unchanged
+                    )
+                };
+                line("connections", &copied.connections);
+                line("variables", &copied.variables);
+                line("pools", &copied.pools);
+            }
         }
     }
     Ok(())
@@ -434,19 +473,27 @@ async fn gc(args: PreviewGcArgs, format: OutputFormat) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Astro gives UI addresses without a scheme; loopback ones are the local emulator's.
+fn copy_failure(error: CopyError) -> Failure {
+    let message = error.to_string();
+    let hint = error.hint();
+    let (CopyError::Base { source, .. } | CopyError::Preview { source, .. }) = error;
+    let failure = Failure::from_api(source);
+    let failure = Failure {
+        message: format!("{message}: {}", failure.message),
+        ..failure
+    };
+    match hint {
+        Some(hint) => failure.hint(hint),
+        None => failure,
+    }
+}
+
+/// Astro gives UI addresses without a scheme: https, but http for the local emulator's
+/// loopback ones, as for the Airflow API.
 fn ui_url(url: &str) -> String {
-    if url.contains("://") || url.is_empty() {
-        return url.to_owned();
-    }
-    let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| {
-        url.strip_prefix(host)
-            .is_some_and(|rest| rest.starts_with([':', '/']))
-    });
-    match loopback {
-        true => format!("http://{url}"),
-        false => format!("https://{url}"),
-    }
+    astro_api::airflow::airflow_api_base(url)
+        .map(|address| address.to_string())
+        .unwrap_or_else(|_| url.to_owned())
 }
 
 fn short_age(age: std::time::Duration) -> String {

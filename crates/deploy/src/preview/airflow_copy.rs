@@ -7,7 +7,12 @@
 //! one (an update keeps the password the target has): the report names those connections, for
 //! the caller to tell the user which secrets to set by other means.
 
-use astro_api::airflow::{AirflowClient, Pool, Variable};
+use astro_api::airflow::{airflow_api_base, AirflowClient, AirflowConfig, Pool, Variable};
+use astro_api::models::Deployment;
+use astro_api::ApiToken;
+use serde::Serialize;
+
+use super::lifecycle::Preview;
 
 /// Which kinds of objects to copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +22,39 @@ pub struct CopyOptions {
     pub pools: bool,
 }
 
+impl CopyOptions {
+    /// Whether anything is to be copied at all.
+    pub fn any(&self) -> bool {
+        self.connections || self.variables || self.pools
+    }
+}
+
+/// Copies from `base` to `preview`, each through the Airflow API address Astro answers for it,
+/// with the Astro API token (which Astro's Airflow API takes).
+pub async fn copy_from_base(
+    base: &Deployment,
+    preview: &Preview,
+    token: &ApiToken,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    let client = |address: Option<&str>| -> Result<AirflowClient, astro_api::Error> {
+        let base_url = airflow_api_base(address.unwrap_or_default())?;
+        AirflowClient::new(AirflowConfig::new(base_url, token.clone()))
+    };
+    let from =
+        client(base.web_server_airflow_api_url.as_deref()).map_err(|source| CopyError::Base {
+            kind: "API address",
+            source,
+        })?;
+    let to = client(preview.airflow_api_url.as_deref()).map_err(|source| CopyError::Preview {
+        kind: "API address",
+        source,
+    })?;
+    copy_airflow_objects(&from, &to, options).await
+}
+
 /// What a copy did to one kind of object.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct KindReport {
     pub created: usize,
     pub updated: usize,
@@ -26,7 +62,8 @@ pub struct KindReport {
 }
 
 /// What a copy did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyReport {
     pub connections: KindReport,
     pub variables: KindReport,

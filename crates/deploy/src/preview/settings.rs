@@ -143,7 +143,7 @@ fn scheduler_size(text: &str) -> Result<SchedulerSize, String> {
     }
 }
 
-/// A duration as `90m`, `36h` or `14d`.
+/// A duration as `90m`, `36h` or `14d` (or `30s`, mostly for trying `gc` out).
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let invalid = || format!("`{text}` is not a duration; write it as `90m`, `36h` or `14d`");
     let text = text.trim();
@@ -151,6 +151,7 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| invalid())?;
     let seconds = match unit {
+        "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -171,6 +172,7 @@ mod tests {
         assert_eq!(parse_ttl("90m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_ttl("36h"), Ok(Duration::from_secs(129_600)));
         assert_eq!(parse_ttl("14d"), Ok(Duration::from_secs(1_209_600)));
+        assert_eq!(parse_ttl("30s"), Ok(Duration::from_secs(30)));
         for bad in ["", "d", "14", "14w", "0d", "-1d", "1.5d"] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
