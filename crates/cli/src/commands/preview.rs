@@ -36,7 +36,7 @@ pub async fn run(command: PreviewCommand, format: OutputFormat) -> Result<(), Fa
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
+pub enum Step {
     Create,
     Deploy,
 }
@@ -191,7 +191,68 @@ struct BaseFacts<'a> {
     name: &'a str,
 }
 
+/// What `preview create` or `preview deploy` did, for the CLI and the CI adapters to report.
+pub struct PreviewRun {
+    pub base: Deployment,
+    pub branch: String,
+    pub ensured: Ensured,
+    pub outcome: Outcome,
+    pub copied: Option<CopyReport>,
+}
+
+impl PreviewRun {
+    /// The preview's Airflow UI, with its scheme.
+    pub fn url(&self) -> String {
+        ui_url(&self.ensured.preview.web_server_url)
+    }
+}
+
 async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Result<(), Failure> {
+    let run = run_deploy(&args, step).await?;
+    let report = DeployReport {
+        base: BaseFacts {
+            id: &run.base.id,
+            name: &run.base.name,
+        },
+        branch: &run.branch,
+        ensured: &run.ensured,
+        url: run.url(),
+        deploy: &run.outcome,
+        airflow_copy: run.copied.as_ref(),
+    };
+    match format {
+        OutputFormat::Json => print_json(&report),
+        OutputFormat::Text => {
+            let how = if run.ensured.created {
+                "created"
+            } else {
+                "already there"
+            };
+            println!(
+                "Preview `{}` ({}) of `{}` for branch `{}`: {how}",
+                run.ensured.preview.name, run.ensured.preview.id, run.base.name, run.branch
+            );
+            println!("  Airflow UI: {}", report.url);
+            report::outcome(&run.outcome, format);
+            if let Some(copied) = &run.copied {
+                let line = |kind: &str, k: &airflow_copy::KindReport| {
+                    println!(
+                        "Airflow {kind}: {} created, {} updated, {} unchanged",
+                        k.created, k.updated, k.unchanged
+                    )
+                };
+                line("connections", &copied.connections);
+                line("variables", &copied.variables);
+                line("pools", &copied.pools);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds or makes the branch's preview, deploys the project to it, and copies Airflow objects
+/// when asked. `create` makes a missing preview whatever the config says.
+pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewRun, Failure> {
     let context = context(&args.base, Some(&args.project)).await?;
     let (branch, review) = branch_and_review(&args.branch, &args.project).await?;
     let client = &context.connection.client;
@@ -291,48 +352,52 @@ async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Re
         false => None,
     };
 
-    let report = DeployReport {
-        base: BaseFacts {
-            id: &context.base.id,
-            name: &context.base.name,
-        },
-        branch: &branch,
-        ensured: &ensured,
-        url: ui_url(&ensured.preview.web_server_url),
-        deploy: &outcome,
-        airflow_copy: copied.as_ref(),
-    };
+    Ok(PreviewRun {
+        base: context.base,
+        branch,
+        ensured,
+        outcome,
+        copied,
+    })
+}
+
+/// What `preview delete` did.
+pub struct DeleteRun {
+    pub base: Deployment,
+    /// What picked the previews, as people say it: ``branch `x` ``, `review #3`.
+    pub selected: String,
+    pub deleted: Vec<preview::Preview>,
+}
+
+async fn delete(args: PreviewDeleteArgs, format: OutputFormat) -> Result<(), Failure> {
+    let DeleteRun {
+        base,
+        selected: what,
+        deleted,
+    } = run_delete(&args).await?;
     match format {
-        OutputFormat::Json => print_json(&report),
-        OutputFormat::Text => {
-            let how = if ensured.created {
-                "created"
-            } else {
-                "already there"
-            };
+        OutputFormat::Json => print_json(&json!({
+            "base": {"id": base.id, "name": base.name},
+            "selector": what,
+            "deleted": deleted,
+        })),
+        OutputFormat::Text if deleted.is_empty() => {
             println!(
-                "Preview `{}` ({}) of `{}` for branch `{branch}`: {how}",
-                ensured.preview.name, ensured.preview.id, context.base.name
-            );
-            println!("  Airflow UI: {}", report.url);
-            report::outcome(&outcome, format);
-            if let Some(copied) = &copied {
-                let line = |kind: &str, k: &airflow_copy::KindReport| {
-                    println!(
-                        "Airflow {kind}: {} created, {} updated, {} unchanged",
-                        k.created, k.updated, k.unchanged
-                    )
-                };
-                line("connections", &copied.connections);
-                line("variables", &copied.variables);
-                line("pools", &copied.pools);
+                "No preview of `{}` for {what}: nothing to delete",
+                base.name
+            )
+        }
+        OutputFormat::Text => {
+            for preview in &deleted {
+                println!("Deleted preview `{}` ({})", preview.name, preview.id);
             }
         }
     }
     Ok(())
 }
 
-async fn delete(args: PreviewDeleteArgs, format: OutputFormat) -> Result<(), Failure> {
+/// Deletes the previews the flags pick (the CI run's branch when none is given).
+pub async fn run_delete(args: &PreviewDeleteArgs) -> Result<DeleteRun, Failure> {
     let selector = match (&args.branch, args.review, &args.name) {
         (_, Some(number), _) => Selector::Review(number),
         (_, _, Some(name)) => Selector::Name(name.clone()),
@@ -357,28 +422,16 @@ async fn delete(args: PreviewDeleteArgs, format: OutputFormat) -> Result<(), Fai
     .await
     .map_err(Failure::from_deploy)?;
 
-    let what = match &selector {
+    let selected = match &selector {
         Selector::Branch(branch) => format!("branch `{branch}`"),
         Selector::Review(number) => format!("review #{number}"),
         Selector::Name(name) => format!("name `{name}`"),
     };
-    match format {
-        OutputFormat::Json => print_json(&json!({
-            "base": {"id": context.base.id, "name": context.base.name},
-            "selector": what,
-            "deleted": deleted,
-        })),
-        OutputFormat::Text if deleted.is_empty() => println!(
-            "No preview of `{}` for {what}: nothing to delete",
-            context.base.name
-        ),
-        OutputFormat::Text => {
-            for preview in &deleted {
-                println!("Deleted preview `{}` ({})", preview.name, preview.id);
-            }
-        }
-    }
-    Ok(())
+    Ok(DeleteRun {
+        base: context.base,
+        selected,
+        deleted,
+    })
 }
 
 async fn list(args: PreviewListArgs, format: OutputFormat) -> Result<(), Failure> {
