@@ -615,3 +615,140 @@ fn human_age(age: Duration) -> String {
         _ => format!("{days}d {hours}h"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::preview::settings::HibernationWindow;
+
+    fn base(extra: Value) -> Deployment {
+        let mut body = json!({
+            "id": "clbase", "name": "prod", "organizationId": "clorg", "workspaceId": "clws",
+            "status": "HEALTHY", "type": "STANDARD", "isDagDeployEnabled": true,
+            "isCicdEnforced": true, "isDevelopmentMode": false, "isHighAvailability": true,
+            "astroRuntimeVersion": "12.2.0", "imageRepository": "r", "imageTag": "t",
+            "executor": "CELERY", "schedulerSize": "LARGE", "cloudProvider": "GCP",
+            "region": "europe-west1", "webServerUrl": "x", "defaultTaskPodCpu": "0.5",
+            "defaultTaskPodMemory": "1Gi", "resourceQuotaCpu": "20", "resourceQuotaMemory": "40Gi",
+            "contactEmails": ["data@acme.test"],
+            "environmentVariables": [
+                {"key": "STAGE", "value": "prod", "isSecret": false},
+                {"key": "DB_PASSWORD", "isSecret": true},
+                {"key": "REGION", "value": "eu", "isSecret": false}
+            ],
+            "workerQueues": [
+                {"id": "q1", "name": "default", "isDefault": true, "astroMachine": "A10",
+                 "minWorkerCount": 2, "maxWorkerCount": 10, "workerConcurrency": 16},
+                {"id": "q2", "name": "heavy", "isDefault": false, "astroMachine": "A20",
+                 "minWorkerCount": 0, "maxWorkerCount": 4, "workerConcurrency": 8}
+            ],
+            "scalingSpec": {"hibernationSpec": {"schedules": [
+                {"hibernateAtCron": "0 22 * * *", "wakeAtCron": "0 6 * * *", "isEnabled": true}
+            ]}}
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn request_json(base: &Deployment, overrides: &PreviewOverrides) -> (Value, Vec<String>) {
+        let (request, secrets) = preview_request(base, "p-prod-1", "record", overrides).unwrap();
+        (serde_json::to_value(request).unwrap(), secrets)
+    }
+
+    #[test]
+    fn a_preview_copies_the_base_and_applies_the_cheap_defaults() {
+        let (body, secrets) = request_json(&base(json!({})), &PreviewOverrides::default());
+
+        assert_eq!(body["type"], "STANDARD");
+        assert_eq!(body["name"], "p-prod-1");
+        assert_eq!(body["description"], "record");
+        assert_eq!(body["workspaceId"], "clws");
+        assert_eq!(body["astroRuntimeVersion"], "12.2.0");
+        assert_eq!(body["cloudProvider"], "GCP");
+        assert_eq!(body["region"], "europe-west1");
+        assert_eq!(body["isCicdEnforced"], true);
+        assert_eq!(body["resourceQuotaMemory"], "40Gi");
+        assert_eq!(body["contactEmails"], json!(["data@acme.test"]));
+        assert_eq!(body["isDevelopmentMode"], true);
+        assert_eq!(body["isHighAvailability"], false);
+        assert_eq!(body["schedulerSize"], "SMALL");
+        assert_eq!(body["workerQueues"][0]["maxWorkerCount"], 10);
+        assert_eq!(body["workerQueues"][1]["astroMachine"], "A20");
+        assert!(
+            body["workerQueues"][0].get("id").is_none(),
+            "queue ids are the base's own"
+        );
+        let schedule = &body["scalingSpec"]["hibernationSpec"]["schedules"][0];
+        assert_eq!(schedule["hibernateAtCron"], "0 22 * * *");
+
+        let keys: Vec<&str> = body["environmentVariables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["STAGE", "REGION"]);
+        assert_eq!(secrets, ["DB_PASSWORD"]);
+    }
+
+    #[test]
+    fn overrides_cap_workers_replace_schedules_and_variables() {
+        let overrides = PreviewOverrides {
+            max_workers: Some(1),
+            hibernation: vec![HibernationWindow {
+                hibernate_at: "0 19 * * *".into(),
+                wake_at: "0 7 * * 1-5".into(),
+                description: None,
+            }],
+            environment: [("STAGE".to_owned(), "preview".to_owned())].into(),
+            ..PreviewOverrides::default()
+        };
+        let (body, _) = request_json(&base(json!({})), &overrides);
+
+        for queue in body["workerQueues"].as_array().unwrap() {
+            assert_eq!(queue["maxWorkerCount"], 1, "{queue}");
+            assert!(queue["minWorkerCount"].as_i64().unwrap() <= 1, "{queue}");
+        }
+        let schedules = body["scalingSpec"]["hibernationSpec"]["schedules"]
+            .as_array()
+            .unwrap();
+        assert_eq!(schedules.len(), 1);
+        assert_eq!(schedules[0]["wakeAtCron"], "0 7 * * 1-5");
+        let stage: Vec<&Value> = body["environmentVariables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["key"] == "STAGE")
+            .collect();
+        assert_eq!(stage.len(), 1);
+        assert_eq!(stage[0]["value"], "preview");
+
+        let awake = PreviewOverrides {
+            development_mode: false,
+            ..PreviewOverrides::default()
+        };
+        let (body, _) = request_json(&base(json!({})), &awake);
+        assert!(
+            body.get("scalingSpec").is_none(),
+            "only development mode hibernates"
+        );
+    }
+
+    #[test]
+    fn dedicated_bases_keep_their_cluster_and_hybrid_ones_are_refused() {
+        let dedicated = base(json!({"type": "DEDICATED", "clusterId": "clcluster"}));
+        let (body, _) = request_json(&dedicated, &PreviewOverrides::default());
+        assert_eq!(body["type"], "DEDICATED");
+        assert_eq!(body["clusterId"], "clcluster");
+        assert!(body.get("region").is_none());
+
+        let hybrid = base(json!({"type": "HYBRID"}));
+        let error = preview_request(&hybrid, "n", "d", &PreviewOverrides::default()).unwrap_err();
+        assert!(error.to_string().contains("Hybrid"), "{error}");
+        assert_eq!(error.kind(), crate::FailureKind::Refused);
+    }
+}
