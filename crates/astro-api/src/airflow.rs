@@ -18,7 +18,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,9 @@ use url::Url;
 
 use crate::client::segment;
 use crate::error::Error;
-use crate::retry::{is_retryable, Failure, Idempotency, RetryPolicy};
+use crate::retry::{
+    is_retryable, parse_retry_after, with_retries, AttemptError, Failure, Idempotency, RetryPolicy,
+};
 use crate::token::{ApiToken, TokenError};
 
 /// How many objects a list call asks for per page; Airflow's default `maximum_page_limit`.
@@ -299,15 +301,6 @@ struct ConnectionBody<'a> {
     password: Option<&'a str>,
 }
 
-enum AttemptError {
-    Transport(reqwest::Error),
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        error: Error,
-    },
-}
-
 impl AirflowClient {
     pub fn new(config: AirflowConfig) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
@@ -477,47 +470,14 @@ impl AirflowClient {
 
     async fn execute(&self, call: &Call) -> Result<(String, bytes::Bytes), Error> {
         let url = self.url_for(call);
-        let started = Instant::now();
         let idempotency = call.idempotency();
-        let mut attempt = 0;
-
-        loop {
-            attempt += 1;
-            let (failure, retry_after, error) = match self.attempt(call, &url).await {
-                Ok(bytes) => return Ok((url, bytes)),
-                Err(AttemptError::Status {
-                    status,
-                    retry_after,
-                    error,
-                }) => (Failure::Status(status), retry_after, error),
-                Err(AttemptError::Transport(source)) => {
-                    let failure = if source.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Transport
-                    };
-                    let error = Error::Transport {
-                        operation: call.operation.clone(),
-                        url: url.clone(),
-                        attempts: attempt,
-                        source,
-                    };
-                    (failure, None, error)
-                }
-            };
-
-            if !self.may_retry(failure, idempotency, attempt, started) {
-                return Err(error);
-            }
-            let delay = self.retry.delay(attempt, retry_after);
-            tracing::warn!(
-                operation = %call.operation,
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                "retrying after: {error}"
-            );
-            tokio::time::sleep(delay).await;
-        }
+        let may_retry =
+            |failure, attempts, started| self.may_retry(failure, idempotency, attempts, started);
+        let bytes = with_retries(&call.operation, &url, &self.retry, may_retry, || {
+            self.attempt(call, &url)
+        })
+        .await?;
+        Ok((url, bytes))
     }
 
     /// A 503 to a safe request is an Airflow still starting: it is waited for up to
@@ -551,12 +511,7 @@ impl AirflowClient {
         tracing::debug!(method = %call.method, url, "calling the Airflow API");
         let response = request.send().await.map_err(AttemptError::Transport)?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = parse_retry_after(response.headers());
         let bytes = response.bytes().await.map_err(AttemptError::Transport)?;
         tracing::debug!(method = %call.method, url, status, "answered");
 

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
 use crate::error::{ApiError, Error, Subject};
-use crate::retry::{is_retryable, Failure, Idempotency, RetryPolicy};
+use crate::retry::{
+    is_retryable, parse_retry_after, with_retries, AttemptError, Idempotency, RetryPolicy,
+};
 use crate::token::ApiToken;
 
 /// Where Astro's public API lives.
@@ -181,52 +183,17 @@ impl Client {
 
     async fn execute(&self, call: &Call) -> Result<(String, bytes::Bytes), Error> {
         let url = self.url_for(call);
-        let started = Instant::now();
         let policy = &self.inner.retry;
-        let mut attempt = 0;
-
-        loop {
-            attempt += 1;
-            let outcome = self.attempt(call, &url).await;
-            let (failure, retry_after, error) = match outcome {
-                Ok(bytes) => return Ok((url, bytes)),
-                Err(AttemptError::Status {
-                    status,
-                    retry_after,
-                    error,
-                }) => (Failure::Status(status), retry_after, error),
-                Err(AttemptError::Transport(source)) => {
-                    let failure = if source.is_connect() {
-                        Failure::Connect
-                    } else {
-                        Failure::Transport
-                    };
-                    let error = Error::Transport {
-                        operation: call.operation.clone(),
-                        url: url.clone(),
-                        attempts: attempt,
-                        source,
-                    };
-                    (failure, None, error)
-                }
-            };
-
-            let may_retry = is_retryable(failure, call.idempotency)
-                && attempt < policy.max_attempts
-                && started.elapsed() < policy.max_elapsed;
-            if !may_retry {
-                return Err(error);
-            }
-
-            let delay = policy.delay(attempt, retry_after);
-            tracing::warn!(
-                operation = %call.operation,
-                attempt,
-                delay_ms = delay.as_millis() as u64,
-                "retrying after: {error}"
-            );
-            tokio::time::sleep(delay).await;
-        }
+        let may_retry = |failure, attempts, started: Instant| {
+            is_retryable(failure, call.idempotency)
+                && attempts < policy.max_attempts
+                && started.elapsed() < policy.max_elapsed
+        };
+        let bytes = with_retries(&call.operation, &url, policy, may_retry, || {
+            self.attempt(call, &url)
+        })
+        .await?;
+        Ok((url, bytes))
     }
 
     async fn attempt(&self, call: &Call, url: &str) -> Result<bytes::Bytes, AttemptError> {
@@ -281,15 +248,6 @@ impl Client {
     }
 }
 
-enum AttemptError {
-    Transport(reqwest::Error),
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        error: Error,
-    },
-}
-
 fn parse_base_url(raw: &str) -> Result<Url, Error> {
     let invalid = || Error::InvalidBaseUrl {
         url: raw.to_owned(),
@@ -299,11 +257,6 @@ fn parse_base_url(raw: &str) -> Result<Url, Error> {
         return Err(invalid());
     }
     Ok(url)
-}
-
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// Escapes one path segment, so that ids with odd characters cannot change the path.

@@ -5,7 +5,13 @@
 //! made); a request that is safe to repeat is also retried on server errors and broken
 //! connections.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 pub use backoff::RetryPolicy;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::error::Error;
 
 /// Whether repeating a request could apply a change twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +42,76 @@ pub(crate) fn is_retryable(failure: Failure, idempotency: Idempotency) -> bool {
         Failure::Status(_) => false,
         Failure::Transport => idempotency == Idempotency::Safe,
     }
+}
+
+/// Why one attempt of a request failed.
+pub(crate) enum AttemptError {
+    Transport(reqwest::Error),
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        error: Error,
+    },
+}
+
+/// Runs `attempt` until it answers, or until `may_retry(failure, attempts made, started)` says
+/// to stop, sleeping as `policy` says between attempts. Shared by every client of this crate,
+/// which differ only in how they make one attempt and when they give up.
+pub(crate) async fn with_retries<Answer, Attempt>(
+    operation: &str,
+    url: &str,
+    policy: &RetryPolicy,
+    may_retry: impl Fn(Failure, u32, Instant) -> bool,
+    mut attempt: impl FnMut() -> Attempt,
+) -> Result<Answer, Error>
+where
+    Attempt: Future<Output = Result<Answer, AttemptError>>,
+{
+    let started = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (failure, retry_after, error) = match attempt().await {
+            Ok(answer) => return Ok(answer),
+            Err(AttemptError::Status {
+                status,
+                retry_after,
+                error,
+            }) => (Failure::Status(status), retry_after, error),
+            Err(AttemptError::Transport(source)) => {
+                let failure = if source.is_connect() {
+                    Failure::Connect
+                } else {
+                    Failure::Transport
+                };
+                let error = Error::Transport {
+                    operation: operation.to_owned(),
+                    url: url.to_owned(),
+                    attempts,
+                    source,
+                };
+                (failure, None, error)
+            }
+        };
+
+        if !may_retry(failure, attempts, started) {
+            return Err(error);
+        }
+        let delay = policy.delay(attempts, retry_after);
+        tracing::warn!(
+            operation,
+            attempt = attempts,
+            delay_ms = delay.as_millis() as u64,
+            "retrying after: {error}"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// A `Retry-After` in seconds (the only form Astro and Airflow send).
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]
