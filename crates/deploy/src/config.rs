@@ -44,7 +44,11 @@ pub const FILE_NAME: &str = "astro-deploy.yaml";
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
     pub version: u32,
+    #[serde(default)]
     pub projects: Vec<ProjectEntry>,
+    /// Who may deploy where; see [`crate::policy`].
+    #[serde(default)]
+    pub policy: crate::policy::PolicyConfig,
 }
 
 /// One Astro project of the repository.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod image;
 pub mod monorepo;
 pub mod pipeline;
+pub mod policy;
 pub mod preview;
 pub mod progress;
 pub mod project;
