@@ -43,11 +43,15 @@ impl Run {
     }
 }
 
+/// Runs the binary as a generic CI job runs it (`CI=true`, nothing else of the machine's
+/// environment): the deploy policy's safe defaults let CI deploy to the emulator's development
+/// Deployment, and to its production-like one from `main` (`--branch main`).
 async fn run_with_token(emulator: &RunningEmulator, token: &str, args: &[&str]) -> Run {
     let output: Output = tokio::process::Command::new(BIN)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true")
         .env("ASTRO_API_URL", emulator.base_url())
         .env("ASTRO_API_TOKEN", token)
         .output()
@@ -396,7 +400,8 @@ async fn a_deployment_without_dag_deploys_is_refused_before_any_change() {
     let id = emulator.info().deployments.dags_disabled.clone();
     let project = example_project();
 
-    let run = deploy(&emulator, &id, &project, &[]).await;
+    // From `main`, so that the policy lets CI deploy to this production-like Deployment.
+    let run = deploy(&emulator, &id, &project, &["--branch", "main"]).await;
 
     assert_eq!(run.code, 6, "{}", run.stderr);
     assert!(
@@ -412,7 +417,7 @@ async fn a_deployment_without_dag_deploys_is_refused_before_any_change() {
 }
 
 #[tokio::test]
-async fn a_personal_token_is_refused_on_a_cicd_enforced_deployment() {
+async fn a_personal_token_in_ci_is_denied_by_the_policy_before_any_change() {
     let emulator = emulator().await;
     let id = emulator.info().deployments.dags_enabled.clone();
     let project = example_project();
@@ -431,8 +436,19 @@ async fn a_personal_token_is_refused_on_a_cicd_enforced_deployment() {
     )
     .await;
 
-    assert_eq!(run.code, 6, "{}", run.stderr);
-    assert!(run.stderr.contains("enforces CI/CD"), "{}", run.stderr);
+    assert_eq!(run.code, 10, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("token-scope (a personal session token, not an API token)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: token-scope: create an API token"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         changing_requests(&emulator.exchanges()),
         Vec::<String>::new()
@@ -683,6 +699,7 @@ async fn a_deploy_can_be_driven_entirely_by_astro_environment_variables() {
         .args(["deploy", "--output", "json"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true")
         .env("ASTRO_API_URL", emulator.base_url())
         .env("ASTRO_API_TOKEN", &emulator.info().api_token)
         .env("ASTRO_DEPLOYMENT_ID", &id)

@@ -88,6 +88,9 @@ fn the_emulator_prints_its_info_line_serves_deploys_and_stops_on_sigterm() {
         .arg(e2e_tests::repo_root().join("examples/astro-project"))
         .env("ASTRO_API_URL", base_url)
         .env("ASTRO_API_TOKEN", info["apiToken"].as_str().unwrap())
+        // As the pipeline being tried would run it: the policy refuses a local deploy to a
+        // Deployment that enforces CI/CD, which the seeded one does.
+        .env("CI", "true")
         .output()
         .unwrap();
     assert!(

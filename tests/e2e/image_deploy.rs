@@ -261,7 +261,10 @@ async fn without_dag_deploys_the_dags_ship_inside_the_image() {
     let id = setup.emulator.info().deployments.dags_disabled.clone();
 
     let out = setup
-        .deploy_to(&id, &["--type", "image-and-dags", "--wait"])
+        .deploy_to(
+            &id,
+            &["--type", "image-and-dags", "--wait", "--branch", "main"],
+        )
         .await
         .ok();
 
@@ -276,7 +279,9 @@ async fn without_dag_deploys_the_dags_ship_inside_the_image() {
         "DAGs in the image"
     );
 
-    let refused = setup.deploy_to(&id, &["--type", "image"]).await;
+    let refused = setup
+        .deploy_to(&id, &["--type", "image", "--branch", "main"])
+        .await;
     assert_eq!(refused.code, 6, "{}", refused.stderr);
     assert!(
         refused.stderr.contains("need DAG deploys"),

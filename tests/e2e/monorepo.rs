@@ -90,13 +90,15 @@ async fn create_deployment(emulator: &RunningEmulator, name: &str) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// Runs the binary in `repo` as a generic CI job would (`CI=true`, no GitHub or GitLab
+/// variables), so that the deploy policy lets it deploy from the branch it names.
 async fn run(emulator: &RunningEmulator, repo: &Path, args: &[&str]) -> (i32, Value, String) {
     let output = tokio::process::Command::new(BIN)
         .args(args)
         .current_dir(repo)
         .env("ASTRO_API_URL", emulator.base_url())
         .env("ASTRO_API_TOKEN", &emulator.info().api_token)
-        .env_remove("CI")
+        .env("CI", "true")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITLAB_CI")
         .output()

@@ -107,15 +107,16 @@ impl ImageSetup {
         flags
     }
 
-    /// Runs the binary with `args` against the emulator, outside CI, and checks that the
-    /// token appears nowhere in what it printed.
+    /// Runs the binary with `args` against the emulator as a generic CI job (`CI=true`, no
+    /// GitHub or GitLab variables), and checks that the token appears nowhere in what it
+    /// printed.
     pub async fn run(&self, args: &[String]) -> Run {
         let token = self.emulator.info().api_token.clone();
         let output = tokio::process::Command::new(&self.bin)
             .args(args)
             .env("ASTRO_API_URL", self.emulator.base_url())
             .env("ASTRO_API_TOKEN", &token)
-            .env_remove("CI")
+            .env("CI", "true")
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITLAB_CI")
             .output()

@@ -83,12 +83,23 @@ impl CiRun {
             });
         }
         let generic = var("CI").is_some_and(|v| !matches!(v.as_str(), "false" | "0"));
-        generic.then_some(CiRun {
+        generic.then(|| CiRun {
             system: CiSystem::Generic,
             commit: None,
-            ref_name: None,
+            ref_name: generic_ref(&var).map(|(name, _)| name),
             run_url: None,
         })
+    }
+
+    /// Whether the run builds a tag, as the CI's variables say.
+    pub fn builds_tag(var: impl Fn(&str) -> Option<String>) -> bool {
+        if var("GITHUB_ACTIONS").as_deref() == Some("true") {
+            return var("GITHUB_REF_TYPE").as_deref() == Some("tag");
+        }
+        if var("GITLAB_CI").as_deref() == Some("true") {
+            return var("CI_COMMIT_TAG").is_some();
+        }
+        generic_ref(&var).is_some_and(|(_, tag)| tag)
     }
 
     /// A deploy description naming the run: `astro-deploy from GitHub Actions: main@1a2b3c4`.
@@ -106,6 +117,44 @@ impl CiRun {
         }
         text
     }
+}
+
+/// The branch or tag a CI system other than GitHub Actions and GitLab CI builds, from the
+/// variables the common ones set (Jenkins, CircleCI, Bitbucket Pipelines, Azure DevOps, and
+/// GitLab-compatible runners), with whether it is a tag. Tags first: a tag build often also
+/// names the branch it was cut from.
+fn generic_ref(var: &impl Fn(&str) -> Option<String>) -> Option<(String, bool)> {
+    let azure = var("BUILD_SOURCEBRANCH");
+    let azure_tag = azure
+        .as_deref()
+        .and_then(|r| r.strip_prefix("refs/tags/"))
+        .map(str::to_owned);
+    let azure_branch = azure
+        .as_deref()
+        .and_then(|r| r.strip_prefix("refs/heads/"))
+        .map(str::to_owned);
+
+    let tag = ["TAG_NAME", "CIRCLE_TAG", "BITBUCKET_TAG", "CI_COMMIT_TAG"]
+        .iter()
+        .find_map(|name| var(name))
+        .or(azure_tag);
+    if let Some(tag) = tag {
+        return Some((tag, true));
+    }
+    let branch = [
+        "BRANCH_NAME",
+        "CIRCLE_BRANCH",
+        "BITBUCKET_BRANCH",
+        "CI_COMMIT_REF_NAME",
+    ]
+    .iter()
+    .find_map(|name| var(name))
+    .or(azure_branch)
+    .or_else(|| {
+        // Jenkins' git plugin writes the remote's name in front: `origin/main`.
+        var("GIT_BRANCH").map(|b| b.strip_prefix("origin/").unwrap_or(&b).to_owned())
+    });
+    branch.map(|branch| (branch, false))
 }
 
 #[cfg(test)]
@@ -146,7 +195,61 @@ mod tests {
         ]);
         assert_eq!(gitlab.unwrap().system, CiSystem::GitLabCi);
         assert_eq!(run(&[("CI", "true")]).unwrap().system, CiSystem::Generic);
+        assert_eq!(run(&[("CI", "true")]).unwrap().ref_name, None);
         assert_eq!(run(&[("CI", "false")]), None);
         assert_eq!(run(&[]), None);
+    }
+
+    #[test]
+    fn other_ci_systems_name_their_branch_or_tag() {
+        let vars = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |name: &str| map.get(name).cloned()
+        };
+        let cases: [(&[(&str, &str)], Option<&str>, bool); 7] = [
+            (
+                &[("CI", "true"), ("BRANCH_NAME", "main")],
+                Some("main"),
+                false,
+            ),
+            (
+                &[("CI", "true"), ("GIT_BRANCH", "origin/release/1")],
+                Some("release/1"),
+                false,
+            ),
+            (
+                &[("CI", "true"), ("CIRCLE_BRANCH", "main")],
+                Some("main"),
+                false,
+            ),
+            (
+                &[
+                    ("CI", "true"),
+                    ("CIRCLE_TAG", "v1.0.0"),
+                    ("CIRCLE_BRANCH", "main"),
+                ],
+                Some("v1.0.0"),
+                true,
+            ),
+            (&[("CI", "true"), ("BITBUCKET_TAG", "v2")], Some("v2"), true),
+            (
+                &[("CI", "true"), ("BUILD_SOURCEBRANCH", "refs/heads/dev")],
+                Some("dev"),
+                false,
+            ),
+            (
+                &[("CI", "true"), ("BUILD_SOURCEBRANCH", "refs/tags/v3")],
+                Some("v3"),
+                true,
+            ),
+        ];
+        for (pairs, name, tag) in cases {
+            let run = CiRun::detect_from(vars(pairs)).unwrap();
+            assert_eq!(run.ref_name.as_deref(), name, "{pairs:?}");
+            assert_eq!(CiRun::builds_tag(vars(pairs)), tag, "{pairs:?}");
+        }
     }
 }

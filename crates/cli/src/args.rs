@@ -58,6 +58,10 @@ pub enum Command {
     /// Ephemeral preview Deployments, one per branch: create, deploy, delete, list, gc.
     #[command(subcommand)]
     Preview(PreviewCommand),
+    /// The deploy policy: show how it judges a deploy from this run, or turn on CI/CD
+    /// enforcement on a Deployment.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -131,6 +135,79 @@ pub struct DeployArgs {
     /// afterwards (also when the deploy fails). Waits for the new DAGs before giving it back.
     #[arg(long)]
     pub wake: bool,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// What the deploy policy needs from the user.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Deploy policy")]
+pub struct PolicyArgs {
+    /// Allow a deploy from outside CI. The policy still refuses it for production-like
+    /// Deployments and for Deployments that enforce CI/CD.
+    #[arg(long, env = "ASTRO_ALLOW_LOCAL")]
+    pub allow_local: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print every rule of the deploy policy for a Deployment, judged for this run, without
+    /// deploying. Exits 10 when a deploy would be denied.
+    Check(PolicyCheckArgs),
+    /// Turn on CI/CD enforcement on a Deployment (only API tokens may deploy to it), showing
+    /// the change. Running it again changes nothing.
+    Enforce(PolicyEnforceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// The Deployment to judge a deploy to.
+    #[arg(long, env = "ASTRO_DEPLOYMENT_ID", conflicts_with = "deployment_name")]
+    pub deployment_id: Option<String>,
+
+    /// The Deployment, by name.
+    #[arg(long, env = "ASTRO_DEPLOYMENT_NAME")]
+    pub deployment_name: Option<String>,
+
+    /// The Workspace to look the name up in, when names repeat.
+    #[arg(long, env = "ASTRO_WORKSPACE_ID")]
+    pub workspace_id: Option<String>,
+
+    /// The branch being deployed [default: the CI run's, else git's].
+    #[arg(long)]
+    pub branch: Option<String>,
+
+    /// The project config file with the `policy:` section (used when it exists).
+    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyEnforceArgs {
+    /// The Deployment to turn CI/CD enforcement on for.
+    #[arg(long, env = "ASTRO_DEPLOYMENT_ID")]
+    pub deployment_id: String,
+
+    /// Show what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The project config file with the `policy:` section (used when it exists).
+    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     #[command(flatten)]
     pub api: ApiArgs,
@@ -323,6 +400,9 @@ pub struct PreviewBaseArgs {
     /// only one with a `preview:` section].
     #[arg(long, value_name = "NAME")]
     pub project_name: Option<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     #[command(flatten)]
     pub api: ApiArgs,

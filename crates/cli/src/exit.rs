@@ -12,6 +12,7 @@
 //! | 7 | not healthy: the deploy took effect but the Deployment did not run it in time |
 //! | 8 | unavailable: the network, Astro, the storage or the registry failed, even after retries |
 //! | 9 | a check failed inside the built image (`--pytest`, `--parse`): nothing was pushed |
+//! | 10 | denied by the deploy policy: nothing was changed |
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ pub enum Code {
     NotHealthy = 7,
     Unavailable = 8,
     CheckFailed = 9,
+    Denied = 10,
 }
 
 /// A failure of a command, ready to print.
@@ -96,6 +98,7 @@ impl Failure {
             FailureKind::NotHealthy => Code::NotHealthy,
             FailureKind::Unavailable => Code::Unavailable,
             FailureKind::CheckFailed => Code::CheckFailed,
+            FailureKind::Denied => Code::Denied,
             FailureKind::Internal => Code::Internal,
         };
         let hint = error.hint();

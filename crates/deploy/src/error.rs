@@ -25,6 +25,8 @@ pub enum FailureKind {
     Unavailable,
     /// A check inside the built image failed (`--pytest`, `--parse`).
     CheckFailed,
+    /// The deploy policy denies it: nothing was changed.
+    Denied,
     /// A bug in astro-deploy.
     Internal,
 }
@@ -142,6 +144,16 @@ pub enum DeployError {
     #[error("writing the image config")]
     Json(#[source] serde_json::Error),
 
+    #[error(
+        "the deploy policy denies this run for Deployment `{}`: {}",
+        .0.deployment.name,
+        denied_rules(.0)
+    )]
+    PolicyDenied(Box<crate::policy::Decision>),
+
+    #[error("cannot change Deployment `{deployment}` from this tool: {reason}")]
+    UpdateUnsupported { deployment: String, reason: String },
+
     #[error("cannot make a preview of Deployment `{base}`: {reason}")]
     PreviewUnsupported { base: String, reason: String },
 
@@ -170,6 +182,14 @@ fn in_workspace(workspace_id: &Option<String>) -> String {
         .as_ref()
         .map(|id| format!(" in Workspace `{id}`"))
         .unwrap_or_default()
+}
+
+fn denied_rules(decision: &crate::policy::Decision) -> String {
+    decision
+        .failures()
+        .map(|rule| format!("{} ({})", rule.rule, rule.fact))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn humanize(duration: &Duration) -> String {
@@ -208,10 +228,12 @@ impl DeployError {
             DeployError::RuntimeNotOffered { .. }
             | DeployError::RuntimeDowngrade { .. }
             | DeployError::ImageOnlyNeedsDagDeploys { .. } => FailureKind::Refused,
+            DeployError::UpdateUnsupported { .. } => FailureKind::Refused,
             DeployError::PreviewUnsupported { .. } | DeployError::NotAPreview { .. } => {
                 FailureKind::Refused
             }
             DeployError::PreviewNotReady { .. } => FailureKind::NotHealthy,
+            DeployError::PolicyDenied(_) => FailureKind::Denied,
             DeployError::NoPreview { .. } => FailureKind::NotFound,
             DeployError::Json(_) | DeployError::Internal(_) => FailureKind::Internal,
         }
@@ -266,6 +288,14 @@ impl DeployError {
             }
             DeployError::ImageOnlyNeedsDagDeploys { .. } => {
                 "deploy with --type image-and-dags, or enable DAG deploys".to_owned()
+            }
+            DeployError::PolicyDenied(decision) => decision
+                .failures()
+                .filter_map(|rule| Some(format!("{}: {}", rule.rule, rule.fix.as_ref()?)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            DeployError::UpdateUnsupported { .. } => {
+                "change the Deployment in the Astro UI instead".to_owned()
             }
             DeployError::PreviewUnsupported { .. } => {
                 "previews copy Standard and Dedicated Deployments; pick such a base".to_owned()

@@ -28,6 +28,9 @@ use time::OffsetDateTime;
 use crate::bundle::{write_dag_bundle, BundleSummary};
 use crate::error::DeployError;
 use crate::image::produce::{self, ImagePlan, ImageRequest, ProducedImage};
+use crate::policy::{
+    self, Decision, DeploymentFacts, Facts, PolicyConfig, RunFacts, TokenFacts, Verdict,
+};
 use crate::progress::{Event, Progress};
 use crate::project::Project;
 
@@ -104,6 +107,31 @@ pub struct DeployInputs {
     pub api_token: ApiToken,
     pub upload: UploadOptions,
     pub image: ImageRequest,
+    /// The policy and the facts about the run it is judged on.
+    pub policy: PolicyInputs,
+}
+
+/// What the plan judges the deploy policy on, besides the Deployment and the token.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInputs {
+    pub config: PolicyConfig,
+    pub run: RunFacts,
+}
+
+impl PolicyInputs {
+    /// Judges the policy for `deployment` and the token; changes nothing.
+    pub fn decide(&self, deployment: DeploymentFacts, token: &TokenClaims) -> Decision {
+        let facts = Facts {
+            run: self.run.clone(),
+            deployment,
+            token: TokenFacts {
+                kind: token.kind(),
+                expires_at: token.expires_at(),
+            },
+            now: OffsetDateTime::now_utc(),
+        };
+        policy::evaluate(&self.config, &facts)
+    }
 }
 
 /// The facts about the target Deployment that the plan relied on.
@@ -157,6 +185,8 @@ pub struct Plan {
     pub wake: bool,
     pub wait: bool,
     pub warnings: Vec<String>,
+    /// Every rule of the deploy policy, judged; a plan exists only when none failed.
+    pub policy: Decision,
     #[serde(skip)]
     target: Deployment,
     #[serde(skip)]
@@ -237,6 +267,12 @@ pub async fn plan(
         name: deployment.name.clone(),
         status: deployment.status.clone(),
     });
+    let decision = inputs
+        .policy
+        .decide(DeploymentFacts::from(&deployment), &inputs.token);
+    if !decision.allowed() {
+        return Err(DeployError::PolicyDenied(Box::new(decision)));
+    }
     let (kind, inferred) = resolve_kind(inputs, &project, &deployment).await?;
     check_deployment(&deployment, kind, &inputs.token)?;
 
@@ -276,7 +312,8 @@ pub async fn plan(
         false => (None, Vec::new()),
     };
 
-    let warnings = warnings_for(&deployment, inputs, bundle.as_ref(), image.as_ref());
+    let mut warnings = warnings_for(&deployment, inputs, bundle.as_ref(), image.as_ref());
+    warnings.extend(policy_warnings(&decision));
     for warning in &warnings {
         progress.event(Event::Warning(warning.clone()));
     }
@@ -292,6 +329,7 @@ pub async fn plan(
         wake: inputs.wake && deployment.status == DeploymentStatus::Hibernating,
         wait: inputs.wait.is_some(),
         warnings,
+        policy: decision,
         target: deployment,
         offered_runtimes,
         wait_options: inputs.wait,
@@ -322,6 +360,19 @@ fn warnings_for(
         warnings.push("--skip-checks: no tests or DAG imports run before the push".to_owned());
     }
     warnings
+}
+
+/// The policy's warnings, as plan warnings: `token-expiry: the token expires ... (rotate ...)`.
+pub fn policy_warnings(decision: &Decision) -> Vec<String> {
+    decision
+        .results
+        .iter()
+        .filter(|result| result.verdict == Verdict::Warn)
+        .map(|result| match &result.fix {
+            Some(fix) => format!("policy {}: {}; {fix}", result.rule, result.fact),
+            None => format!("policy {}: {}", result.rule, result.fact),
+        })
+        .collect()
 }
 
 /// `--type infer` decided: DAGs only when nothing outside `dags/` changed since the deployed

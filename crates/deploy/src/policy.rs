@@ -113,7 +113,7 @@ impl PolicyConfig {
 }
 
 /// What kind of run asks to deploy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunFacts {
     /// The CI system, `None` on a person's machine.
@@ -137,6 +137,17 @@ pub struct DeploymentFacts {
     pub name: String,
     pub is_cicd_enforced: bool,
     pub is_development_mode: bool,
+}
+
+impl From<&astro_api::models::Deployment> for DeploymentFacts {
+    fn from(deployment: &astro_api::models::Deployment) -> Self {
+        Self {
+            id: deployment.id.clone(),
+            name: deployment.name.clone(),
+            is_cicd_enforced: deployment.is_cicd_enforced,
+            is_development_mode: deployment.is_development_mode,
+        }
+    }
 }
 
 impl DeploymentFacts {

@@ -3,13 +3,18 @@
 //! It starts the emulator in-process on a free loopback port, deploys the example project's
 //! `dags/` with `--wait`, reads the bundle back from the emulator's blob store and checks it
 //! against the folder, and shows a deploy that the checks refuse before changing anything.
+//!
+//! The demo stands in for the main CI job: the deploy policy judges it as a push to `main` in
+//! CI, which is what the job it shows would be. A deploy from this machine with `deploy` is
+//! judged as the local run it is.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use astro_api::{ApiToken, Client, ClientConfig};
 use deploy::bundle::{compare_with_folder, BundleComparison};
-use deploy::pipeline::{DeployInputs, DeployKind, Outcome, Target, WaitOptions};
+use deploy::pipeline::{DeployInputs, DeployKind, Outcome, PolicyInputs, Target, WaitOptions};
+use deploy::policy::RunFacts;
 use emulator::EmulatorConfig;
 use serde::Serialize;
 
@@ -78,6 +83,16 @@ pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
         api_token: token.clone(),
         upload: Default::default(),
         image: Default::default(),
+        policy: PolicyInputs {
+            config: Default::default(),
+            run: RunFacts {
+                ci: Some("astro-deploy demo (a CI push, played on this machine)".to_owned()),
+                event: Some("push".to_owned()),
+                ref_name: Some("main".to_owned()),
+                default_branch: Some("main".to_owned()),
+                ..RunFacts::default()
+            },
+        },
     };
     let reporter = Reporter::new();
 

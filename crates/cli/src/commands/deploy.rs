@@ -2,7 +2,7 @@
 
 use deploy::image::builder::{BuildSecret, BuilderOptions};
 use deploy::image::produce::ImageRequest;
-use deploy::pipeline::{DeployInputs, DeployKind, Target, WaitOptions};
+use deploy::pipeline::{DeployInputs, DeployKind, PolicyInputs, Target, WaitOptions};
 
 use crate::args::{DeployArgs, DeployTypeArg, ImageArgs, OutputFormat};
 use crate::config;
@@ -16,7 +16,8 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
     let connection = config::connect(&args.api)?;
     let dry_run = args.dry_run;
     let image = image_request(&args.image)?;
-    let inputs = inputs(args, &connection, image);
+    let policy = policy_inputs(&args, &args.project).await?;
+    let inputs = inputs(args, &connection, image, policy);
     let reporter = Reporter::new();
 
     let plan = deploy::plan(&connection.client, &inputs, &reporter)
@@ -35,7 +36,12 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
 }
 
 /// The core's inputs from the flags.
-fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest) -> DeployInputs {
+fn inputs(
+    args: DeployArgs,
+    connection: &config::Connection,
+    image: ImageRequest,
+    policy: PolicyInputs,
+) -> DeployInputs {
     let target = match (&args.deployment_id, &args.deployment_name) {
         (Some(id), _) => Target::Id(id.clone()),
         (None, Some(name)) => Target::Name {
@@ -51,7 +57,19 @@ fn inputs(args: DeployArgs, connection: &config::Connection, image: ImageRequest
         DeployTypeArg::ImageAndDags => DeployKind::ImageAndDags,
         DeployTypeArg::Infer => DeployKind::Infer,
     };
-    shared_inputs(&args, connection, image, target, kind, args.project.clone())
+    let project = args.project.clone();
+    shared_inputs(&args, connection, image, (target, kind, project), policy)
+}
+
+/// The policy of the config file, and the facts about this run it judges.
+pub(super) async fn policy_inputs(
+    args: &DeployArgs,
+    project: &std::path::Path,
+) -> Result<PolicyInputs, Failure> {
+    let config = super::policy::load(&args.monorepo.config)?;
+    let run =
+        super::policy::run_facts(&args.policy, args.monorepo.branch.as_deref(), project).await?;
+    Ok(PolicyInputs { config, run })
 }
 
 /// The inputs every deploy of one command shares, for one target, kind and project.
@@ -59,9 +77,8 @@ pub(super) fn shared_inputs(
     args: &DeployArgs,
     connection: &config::Connection,
     image: ImageRequest,
-    target: Target,
-    kind: DeployKind,
-    project_dir: std::path::PathBuf,
+    (target, kind, project_dir): (Target, DeployKind, std::path::PathBuf),
+    policy: PolicyInputs,
 ) -> DeployInputs {
     let description = args
         .description
@@ -83,6 +100,7 @@ pub(super) fn shared_inputs(
         api_token: connection.token.clone(),
         upload: Default::default(),
         image,
+        policy,
     }
 }
 

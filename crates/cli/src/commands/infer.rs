@@ -51,8 +51,11 @@ pub async fn deploy(
             workspace_id: args.workspace_id.clone(),
         },
     };
-    let inputs =
-        super::deploy::shared_inputs(args, &connection, image, target, kind, args.project.clone());
+    let policy = super::deploy::policy_inputs(args, &args.project)
+        .await
+        .map_err(Fail)?;
+    let work = (target, kind, args.project.clone());
+    let inputs = super::deploy::shared_inputs(args, &connection, image, work, policy);
 
     let reporter = Reporter::new();
     let plan = deploy::plan(&connection.client, &inputs, &reporter)

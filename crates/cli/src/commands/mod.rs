@@ -8,6 +8,7 @@ mod gitlab;
 mod hosts;
 mod infer;
 mod monorepo;
+mod policy;
 mod preview;
 
 use crate::args::{CiCommand, Cli, Command};
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ci(CiCommand::Github(args)) => github::run(*args, format).await,
         Command::Ci(CiCommand::Gitlab(args)) => gitlab::run(*args, format).await,
         Command::Preview(command) => preview::run(command, format).await,
+        Command::Policy(command) => policy::run(command, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }

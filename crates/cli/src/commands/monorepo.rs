@@ -87,20 +87,15 @@ pub async fn deploy_all(args: DeployArgs, format: OutputFormat) -> Result<(), Fa
     let selection = select(&args.monorepo).await?;
     let connection = config::connect(&args.api)?;
     let image = super::deploy::image_request(&args.image)?;
+    let policy = super::deploy::policy_inputs(&args, &selection.toplevel).await?;
     let reporter = Reporter::new();
 
     let deploys = selection.plans.iter().map(|plan| {
         let inputs = plan.deploy_type.map(|kind| {
             let project_dir = selection.toplevel.join(&plan.root);
             let target = plan.target.target();
-            super::deploy::shared_inputs(
-                &args,
-                &connection,
-                image.clone(),
-                target,
-                kind,
-                project_dir,
-            )
+            let work = (target, kind, project_dir);
+            super::deploy::shared_inputs(&args, &connection, image.clone(), work, policy.clone())
         });
         let (client, reporter) = (&connection.client, &reporter);
         let span = tracing::info_span!("project", name = %plan.project);

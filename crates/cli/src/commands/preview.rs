@@ -8,7 +8,10 @@ use std::path::Path;
 
 use astro_api::models::Deployment;
 use deploy::config::ProjectConfig;
-use deploy::pipeline::{self, DeployInputs, DeployKind, Outcome, Target, WaitOptions};
+use deploy::pipeline::{
+    self, DeployInputs, DeployKind, Outcome, PolicyInputs, Target, WaitOptions,
+};
+use deploy::policy::DeploymentFacts;
 use deploy::preview::airflow_copy::{self, CopyError, CopyOptions, CopyReport};
 use deploy::preview::{self, CreateOptions, Ensured, GcOptions, PreviewConfig, Selector};
 use serde::Serialize;
@@ -191,6 +194,22 @@ struct BaseFacts<'a> {
     name: &'a str,
 }
 
+/// Deleting previews is a change: the policy judges it as a change to the base's previews,
+/// which run in development mode unless the settings say otherwise.
+async fn require_for_previews(args: &PreviewBaseArgs, context: &Context) -> Result<(), Failure> {
+    let policy = PolicyInputs {
+        config: super::policy::load(&args.config)?,
+        run: super::policy::run_facts(&args.policy, None, Path::new(".")).await?,
+    };
+    let facts = DeploymentFacts {
+        id: context.base.id.clone(),
+        name: format!("the previews of {}", context.base.name),
+        is_cicd_enforced: context.base.is_cicd_enforced,
+        is_development_mode: context.settings.overrides().development_mode,
+    };
+    super::policy::require(&policy, facts, &context.connection).map(|_| ())
+}
+
 /// What `preview create` or `preview deploy` did, for the CLI and the CI adapters to report.
 pub struct PreviewRun {
     pub base: Deployment,
@@ -266,6 +285,18 @@ pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewR
         max_poll_interval: std::time::Duration::from_secs(10),
         now: OffsetDateTime::now_utc(),
     };
+    let policy = PolicyInputs {
+        config: super::policy::load(&args.base.config)?,
+        run: super::policy::run_facts(&args.base.policy, Some(&branch), &args.project).await?,
+    };
+    let facts = DeploymentFacts {
+        id: context.base.id.clone(),
+        name: preview::preview_name(&context.base.id, &context.base.name, &branch),
+        is_cicd_enforced: context.base.is_cicd_enforced,
+        is_development_mode: options.overrides.development_mode,
+    };
+    super::policy::require(&policy, facts, &context.connection)?;
+
     let create = step == Step::Create || context.settings.create_on_deploy.unwrap_or(true);
     let ensured = match create {
         true => preview::ensure(client, &context.base, &options, &reporter).await,
@@ -320,6 +351,7 @@ pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewR
         api_token: context.connection.token.clone(),
         upload: Default::default(),
         image: image_request(&args.image)?,
+        policy,
     };
     let plan = deploy::plan(client, &inputs, &reporter)
         .await
@@ -412,6 +444,7 @@ pub async fn run_delete(args: &PreviewDeleteArgs) -> Result<DeleteRun, Failure> 
         }
     };
     let context = context(&args.base, None).await?;
+    require_for_previews(&args.base, &context).await?;
     let reporter = Reporter::new();
     let deleted = preview::delete(
         &context.connection.client,
@@ -485,6 +518,9 @@ async fn gc(args: PreviewGcArgs, format: OutputFormat) -> Result<(), Failure> {
         ),
         None => None,
     };
+    if !args.dry_run {
+        require_for_previews(&args.base, &context).await?;
+    }
     let host = AnyHost::from_arg(args.host)?;
     let options = GcOptions {
         ttl,

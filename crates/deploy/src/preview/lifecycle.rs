@@ -10,9 +10,9 @@ use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
 use astro_api::models::{
-    AstroMachine, CreateDeploymentRequest, Deployment, DeploymentStatus, DeploymentType,
+    CreateDeploymentRequest, Deployment, DeploymentStatus, DeploymentType,
     EnvironmentVariableRequest, Executor, HibernationSchedule, HibernationSpecRequest,
-    HostedDeploymentRequest, ScalingSpecRequest, WorkerQueueRequest,
+    HostedDeploymentRequest, ScalingSpecRequest,
 };
 use astro_api::platform::DeploymentFilter;
 use astro_api::{Client, ErrorKind};
@@ -24,6 +24,7 @@ use super::host::{Liveness, ReviewHost};
 use super::name::{owns_name, preview_name};
 use super::record::PreviewRecord;
 use super::settings::PreviewOverrides;
+use crate::deployment_body::{current_schedules, queue_requests};
 use crate::error::DeployError;
 use crate::progress::{Event, Progress};
 
@@ -319,7 +320,7 @@ pub fn preview_request(
 
     let worker_queues = match executor {
         Executor::Celery if !base.worker_queues.is_empty() => {
-            Some(worker_queues(base, overrides.max_workers))
+            Some(queue_requests(base, overrides.max_workers, false))
         }
         _ => None,
     };
@@ -338,22 +339,7 @@ pub fn preview_request(
                 })
                 .collect::<Vec<_>>(),
         ),
-        true => base
-            .scaling_spec
-            .as_ref()
-            .and_then(|spec| spec.hibernation_spec.as_ref())
-            .filter(|spec| !spec.schedules.is_empty())
-            .map(|spec| {
-                spec.schedules
-                    .iter()
-                    .map(|s| HibernationSchedule {
-                        hibernate_at_cron: s.hibernate_at_cron.clone(),
-                        wake_at_cron: s.wake_at_cron.clone(),
-                        is_enabled: s.is_enabled,
-                        description: s.description.clone(),
-                    })
-                    .collect()
-            }),
+        true => current_schedules(base),
     };
 
     let hosted = HostedDeploymentRequest {
@@ -408,27 +394,6 @@ pub fn preview_request(
         }
     };
     Ok((request, secrets_not_copied))
-}
-
-fn worker_queues(base: &Deployment, max_workers: Option<u32>) -> Vec<WorkerQueueRequest> {
-    base.worker_queues
-        .iter()
-        .map(|queue| {
-            let max = match max_workers {
-                Some(cap) => queue.max_worker_count.min(i64::from(cap)),
-                None => queue.max_worker_count,
-            };
-            WorkerQueueRequest {
-                id: None,
-                name: queue.name.clone(),
-                is_default: queue.is_default,
-                astro_machine: AstroMachine::from(queue.astro_machine.as_deref().unwrap_or("A5")),
-                min_worker_count: queue.min_worker_count.min(max),
-                max_worker_count: max,
-                worker_concurrency: queue.worker_concurrency,
-            }
-        })
-        .collect()
 }
 
 /// Which previews `delete` removes.

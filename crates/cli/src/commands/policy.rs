@@ -1,0 +1,213 @@
+//! `astro-deploy policy check|enforce`, and the facts every changing command gives the deploy
+//! policy: which CI runs us (or none), for which event, ref and fork, and whether the user
+//! allowed a local deploy.
+
+use std::path::Path;
+
+use astro_api::models::{Deployment, UpdateDeploymentRequest};
+use deploy::config::ProjectConfig;
+use deploy::pipeline::{self, PolicyInputs, Target};
+use deploy::policy::{Decision, DeploymentFacts, PolicyConfig, RunFacts, Verdict};
+use serde_json::json;
+
+use crate::args::{OutputFormat, PolicyArgs, PolicyCheckArgs, PolicyCommand, PolicyEnforceArgs};
+use crate::config;
+use crate::exit::{Code, Failure};
+use crate::report::print_json;
+
+pub async fn run(command: PolicyCommand, format: OutputFormat) -> Result<(), Failure> {
+    match command {
+        PolicyCommand::Check(args) => check(args, format).await,
+        PolicyCommand::Enforce(args) => enforce(args, format).await,
+    }
+}
+
+/// The `policy:` section of the config file at `path`, or the safe defaults when the default
+/// file does not exist. A file named explicitly must exist.
+pub fn load(path: &Path) -> Result<PolicyConfig, Failure> {
+    if path == Path::new(deploy::config::FILE_NAME) && !path.exists() {
+        return Ok(PolicyConfig::default());
+    }
+    let config = ProjectConfig::load(path).map_err(|error| {
+        let hint = error.hint();
+        Failure::input(error.to_string())
+            .with_cause(&error)
+            .hint(hint)
+    })?;
+    Ok(config.policy)
+}
+
+/// The facts about this run: the CI event when GitHub Actions or GitLab CI runs us, else the
+/// generic CI marker, else a person's machine; the ref from `branch`, the event, the CI, or git.
+pub async fn run_facts(
+    args: &PolicyArgs,
+    branch: Option<&str>,
+    dir: &Path,
+) -> Result<RunFacts, Failure> {
+    let run = ci::CiRun::detect();
+    let event = super::monorepo::ci_event()?;
+    let from_ci = run.as_ref().and_then(|run| run.ref_name.clone());
+    let ref_name = match (branch, &event, from_ci) {
+        (Some(branch), _, _) => Some(branch.to_owned()),
+        (None, Some(event), _) => Some(event.ref_name.clone()),
+        (None, None, Some(name)) => Some(name),
+        // A CI that names no ref, or a person's machine: git's branch, if one is checked out.
+        (None, None, None) => super::monorepo::git_branch(dir).await.ok(),
+    };
+    let ref_is_tag = match (&event, branch) {
+        (_, Some(_)) => false,
+        (Some(event), None) => event.ref_type == ci::event::RefType::Tag,
+        (None, None) => ci::CiRun::builds_tag(super::infer::env_var),
+    };
+    let pull_request = event.as_ref().and_then(|e| e.pull_request.as_ref());
+
+    Ok(RunFacts {
+        ci: run.map(|run| run.system.to_string()),
+        event: event.as_ref().map(|e| e.event_name.clone()),
+        ref_name,
+        ref_is_tag,
+        from_fork: pull_request.is_some_and(|pr| pr.from_fork),
+        default_branch: event.as_ref().and_then(|e| e.default_branch.clone()),
+        local_allowed: args.allow_local,
+    })
+}
+
+/// Judges the policy for a change to `deployment` that does not go through the deploy
+/// pipeline (previews, enforcement); a denial is a failure with its own exit code.
+pub fn require(
+    inputs: &PolicyInputs,
+    deployment: DeploymentFacts,
+    connection: &config::Connection,
+) -> Result<Decision, Failure> {
+    let decision = inputs.decide(deployment, &connection.claims);
+    if !decision.allowed() {
+        return Err(Failure::from_deploy(deploy::DeployError::PolicyDenied(
+            Box::new(decision),
+        )));
+    }
+    for warning in pipeline::policy_warnings(&decision) {
+        tracing::warn!("{warning}");
+    }
+    Ok(decision)
+}
+
+async fn check(args: PolicyCheckArgs, format: OutputFormat) -> Result<(), Failure> {
+    let config = load(&args.config)?;
+    let run = run_facts(&args.policy, args.branch.as_deref(), Path::new(".")).await?;
+    let connection = config::connect(&args.api)?;
+    let deployment = pipeline::resolve_target(&connection.client, &target(&args)?)
+        .await
+        .map_err(Failure::from_deploy)?;
+    let inputs = PolicyInputs { config, run };
+    let decision = inputs.decide(DeploymentFacts::from(&deployment), &connection.claims);
+
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "allowed": decision.allowed(),
+            "run": inputs.run,
+            "decision": decision,
+        })),
+        OutputFormat::Text => print_decision(&decision, &inputs.run),
+    }
+    match decision.allowed() {
+        true => Ok(()),
+        false => Err(Failure::with_code(
+            Code::Denied,
+            format!(
+                "the deploy policy would deny a deploy to `{}` from this run",
+                deployment.name
+            ),
+        )),
+    }
+}
+
+fn target(args: &PolicyCheckArgs) -> Result<Target, Failure> {
+    match (&args.deployment_id, &args.deployment_name) {
+        (Some(id), _) => Ok(Target::Id(id.clone())),
+        (None, Some(name)) => Ok(Target::Name {
+            name: name.clone(),
+            workspace_id: args.workspace_id.clone(),
+        }),
+        (None, None) => Err(Failure::input("no Deployment to check the policy for")
+            .hint("give --deployment-id or --deployment-name")),
+    }
+}
+
+fn print_decision(decision: &Decision, run: &RunFacts) {
+    let deployment = &decision.deployment;
+    let place = run.ci.as_deref().unwrap_or("a machine outside CI");
+    println!(
+        "Deploy policy for `{}` ({}), run in {place}:",
+        deployment.name, deployment.id
+    );
+    for result in &decision.results {
+        let verdict = match result.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        println!(
+            "  {verdict:<4}  {:<16}  {}: {}",
+            result.rule, result.requirement, result.fact
+        );
+        if let (Some(fix), true) = (&result.fix, result.verdict != Verdict::Pass) {
+            println!("        {:<16}  fix: {fix}", "");
+        }
+    }
+    let verdict = match decision.allowed() {
+        true => "allowed",
+        false => "DENIED",
+    };
+    println!("A deploy from this run would be {verdict}.");
+}
+
+async fn enforce(args: PolicyEnforceArgs, format: OutputFormat) -> Result<(), Failure> {
+    let config = load(&args.config)?;
+    let run = run_facts(&args.policy, None, Path::new(".")).await?;
+    let connection = config::connect(&args.api)?;
+    let client = &connection.client;
+    let deployment = client
+        .get_deployment(&args.deployment_id)
+        .await
+        .map_err(Failure::from_api)?;
+
+    let changed = !deployment.is_cicd_enforced;
+    if changed && !args.dry_run {
+        // Turning enforcement on only narrows who may deploy, but it is still a change: the
+        // policy judges it like any other.
+        let inputs = PolicyInputs { config, run };
+        require(&inputs, DeploymentFacts::from(&deployment), &connection)?;
+        let request = enforced(&deployment)?;
+        client
+            .update_deployment(&deployment.id, &request)
+            .await
+            .map_err(Failure::from_api)?;
+    }
+
+    let state = match (changed, args.dry_run) {
+        (false, _) => "already on: nothing to change",
+        (true, true) => "off: would turn it on (dry run)",
+        (true, false) => "turned on (was off)",
+    };
+    match format {
+        OutputFormat::Json => print_json(&json!({
+            "deploymentId": deployment.id,
+            "deploymentName": deployment.name,
+            "isCicdEnforced": { "before": deployment.is_cicd_enforced,
+                                "after": deployment.is_cicd_enforced || !args.dry_run },
+            "changed": changed && !args.dry_run,
+            "dryRun": args.dry_run,
+        })),
+        OutputFormat::Text => println!(
+            "CI/CD enforcement on `{}` ({}): {state}",
+            deployment.name, deployment.id
+        ),
+    }
+    Ok(())
+}
+
+/// The Deployment's own configuration with enforcement on: the update takes a full body.
+fn enforced(deployment: &Deployment) -> Result<UpdateDeploymentRequest, Failure> {
+    deploy::deployment_body::update_request(deployment, |body| body.is_cicd_enforced = true)
+        .map_err(Failure::from_deploy)
+}
