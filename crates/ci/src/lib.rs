@@ -209,7 +209,9 @@ mod tests {
                 .collect();
             move |name: &str| map.get(name).cloned()
         };
-        let cases: [(&[(&str, &str)], Option<&str>, bool); 7] = [
+        // The variables, the ref they name, and whether it is a tag.
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, bool);
+        let cases: [Case; 7] = [
             (
                 &[("CI", "true"), ("BRANCH_NAME", "main")],
                 Some("main"),
