@@ -202,13 +202,6 @@ pub struct PolicyEnforceArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The project config file with the `policy:` section (used when it exists).
-    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
-    pub config: PathBuf,
-
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-
     #[command(flatten)]
     pub api: ApiArgs,
 }

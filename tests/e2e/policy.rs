@@ -1,0 +1,318 @@
+//! The deploy policy as a user meets it: a denied deploy that changes nothing and says which
+//! rule failed and how to fix it, `policy check` in text and JSON, a config that opens what
+//! the defaults close, and `policy enforce` turning CI/CD enforcement on exactly once.
+//!
+//! The emulator seeds a development Deployment that enforces CI/CD (`dags-enabled`) and a
+//! production-like one without enforcement (`dags-disabled`).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use emulator::{EmulatorConfig, Exchange, RunningEmulator};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
+
+async fn emulator() -> RunningEmulator {
+    let config = EmulatorConfig {
+        rollout_delay: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    };
+    emulator::start(config).await.expect("the emulator starts")
+}
+
+fn example_project() -> PathBuf {
+    e2e_tests::repo_root().join("examples/astro-project")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the binary with only `env` besides PATH: `CI=true` for a generic CI job, nothing for a
+/// person's machine.
+async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let output: Output = tokio::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ASTRO_API_URL", emulator.base_url())
+        .env("ASTRO_API_TOKEN", &emulator.info().api_token)
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("astro-deploy runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
+    exchanges
+        .iter()
+        .filter(|e| e.method != "GET")
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+fn deploy_args<'a>(id: &'a str, project: &'a Path) -> Vec<&'a str> {
+    vec![
+        "deploy",
+        "--deployment-id",
+        id,
+        "--project",
+        project.to_str().unwrap(),
+    ]
+}
+
+#[tokio::test]
+async fn a_local_deploy_is_denied_before_any_change_with_the_rule_and_the_fix() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let enforced = emulator.info().deployments.dags_enabled.clone();
+    let production = emulator.info().deployments.dags_disabled.clone();
+
+    // Without --allow-local.
+    let mut args = deploy_args(&enforced, &project);
+    let denied = run(&emulator, &[], &args).await;
+    assert_eq!(denied.code, 10, "{}", denied.stderr);
+    assert!(denied
+        .stderr
+        .contains("error: the deploy policy denies this run"));
+    assert!(
+        denied.stderr.contains("ci-only (runs outside CI"),
+        "{}",
+        denied.stderr
+    );
+
+    // With it, a Deployment that enforces CI/CD still refuses a local deploy.
+    args.push("--allow-local");
+    let enforced_run = run(&emulator, &[], &args).await;
+    assert_eq!(enforced_run.code, 10, "{}", enforced_run.stderr);
+    assert!(
+        enforced_run
+            .stderr
+            .contains("the Deployment enforces CI/CD"),
+        "{}",
+        enforced_run.stderr
+    );
+
+    // A production-like Deployment only takes CI deploys, whatever the flag.
+    let mut args = deploy_args(&production, &project);
+    args.push("--allow-local");
+    let production_run = run(&emulator, &[], &args).await;
+    assert_eq!(production_run.code, 10, "{}", production_run.stderr);
+    assert!(
+        production_run
+            .stderr
+            .contains("hint: ci-only: deploy from CI"),
+        "{}",
+        production_run.stderr
+    );
+
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new(),
+        "a denied deploy changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn ci_deploys_only_from_the_default_branch_to_a_production_like_deployment() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let production = emulator.info().deployments.dags_disabled.clone();
+
+    let mut args = deploy_args(&production, &project);
+    args.extend(["--branch", "feature/x", "--output", "json"]);
+    let denied = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(denied.code, 10, "{}", denied.stderr);
+    let error = &denied.json()["error"];
+    assert_eq!(error["exitCode"], 10);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("ref (the branch is `feature/x`)"),
+        "{error}"
+    );
+    assert!(changing_requests(&emulator.exchanges()).is_empty());
+
+    // From main the policy allows it, and Astro's own rule (DAG deploys off) refuses it.
+    let mut args = deploy_args(&production, &project);
+    args.extend(["--branch", "main"]);
+    let refused = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(refused.code, 6, "{}", refused.stderr);
+    assert!(refused.stderr.contains("DAG deploys are disabled"));
+}
+
+#[tokio::test]
+async fn policy_check_prints_every_rule_in_text_and_json() {
+    let emulator = emulator().await;
+    let production = emulator.info().deployments.dags_disabled.clone();
+    let check = [
+        "policy",
+        "check",
+        "--deployment-id",
+        &production,
+        "--branch",
+    ];
+
+    let mut args = check.to_vec();
+    args.push("feature/x");
+    let text = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(text.code, 10, "{}", text.stderr);
+    for rule in [
+        "forks",
+        "event",
+        "ci-only",
+        "ref",
+        "cicd-enforcement",
+        "token-expiry",
+    ] {
+        assert!(
+            text.stdout.contains(rule),
+            "{rule} missing:\n{}",
+            text.stdout
+        );
+    }
+    assert!(text.stdout.contains("FAIL  ref"), "{}", text.stdout);
+    assert!(text.stdout.contains("fix: deploy from an allowed branch"));
+    assert!(text
+        .stdout
+        .contains("A deploy from this run would be DENIED."));
+
+    let mut args = check.to_vec();
+    args.extend(["main", "--output", "json"]);
+    let json = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let out = json.json();
+    assert_eq!(out["allowed"], true);
+    assert_eq!(out["run"]["refName"], "main");
+    let results = out["decision"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 7);
+    assert!(results.iter().all(|r| r["verdict"] != "fail"), "{out}");
+    assert!(changing_requests(&emulator.exchanges()).is_empty());
+}
+
+#[tokio::test]
+async fn a_config_policy_opens_a_branch_and_requires_enforcement() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let production = emulator.info().deployments.dags_disabled.clone();
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("astro-deploy.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\npolicy:\n  deployments:\n    dags-disabled:\n      branches: ['release/*']\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let mut args = deploy_args(&production, &project);
+    args.extend(["--branch", "release/2026.12", "--config", config]);
+    let allowed = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(
+        allowed.code, 6,
+        "the policy let it through to Astro's own rule"
+    );
+
+    std::fs::write(
+        folder.path().join("astro-deploy.yaml"),
+        "version: 1\npolicy:\n  default:\n    require-cicd-enforcement: true\n",
+    )
+    .unwrap();
+    let mut args = deploy_args(&production, &project);
+    args.extend(["--branch", "main", "--config", config]);
+    let denied = run(&emulator, &[("CI", "true")], &args).await;
+    assert_eq!(denied.code, 10, "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains(&format!(
+            "astro-deploy policy enforce --deployment-id {production}"
+        )),
+        "{}",
+        denied.stderr
+    );
+}
+
+#[tokio::test]
+async fn policy_enforce_turns_enforcement_on_once_and_keeps_everything_else() {
+    let emulator = emulator().await;
+    let production = emulator.info().deployments.dags_disabled.clone();
+    let before = get_deployment(&emulator, &production).await;
+    assert_eq!(before["isCicdEnforced"], false);
+
+    let enforce = ["policy", "enforce", "--deployment-id", &production];
+    let mut dry = enforce.to_vec();
+    dry.push("--dry-run");
+    let shown = run(&emulator, &[("CI", "true")], &dry).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("would turn it on (dry run)"),
+        "{}",
+        shown.stdout
+    );
+    assert!(changing_requests(&emulator.exchanges()).is_empty());
+
+    let first = run(&emulator, &[("CI", "true")], &enforce).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("turned on (was off)"),
+        "{}",
+        first.stdout
+    );
+    let after = get_deployment(&emulator, &production).await;
+    assert_eq!(after["isCicdEnforced"], true);
+    for key in [
+        "name",
+        "description",
+        "schedulerSize",
+        "isDagDeployEnabled",
+        "isHighAvailability",
+        "isDevelopmentMode",
+        "workerQueues",
+        "environmentVariables",
+        "resourceQuotaCpu",
+        "defaultTaskPodMemory",
+    ] {
+        assert_eq!(before[key], after[key], "{key} changed");
+    }
+    assert_eq!(changing_requests(&emulator.exchanges()).len(), 1);
+
+    emulator.clear_exchanges();
+    let again = run(&emulator, &[("CI", "true")], &enforce).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("already on"), "{}", again.stdout);
+    assert!(changing_requests(&emulator.exchanges()).is_empty());
+}
+
+async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
+    let info = emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments/{id}",
+        emulator.base_url(),
+        info.organization_id
+    );
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&info.api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
