@@ -42,12 +42,21 @@ impl Run {
 /// Runs the binary with only `env` besides PATH: `CI=true` for a generic CI job, nothing for a
 /// person's machine.
 async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Run {
+    run_with_token(emulator, &emulator.info().api_token, env, args).await
+}
+
+async fn run_with_token(
+    emulator: &RunningEmulator,
+    token: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let output: Output = tokio::process::Command::new(BIN)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ASTRO_API_URL", emulator.base_url())
-        .env("ASTRO_API_TOKEN", &emulator.info().api_token)
+        .env("ASTRO_API_TOKEN", token)
         .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .output()
@@ -297,6 +306,55 @@ async fn policy_enforce_turns_enforcement_on_once_and_keeps_everything_else() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("already on"), "{}", again.stdout);
     assert!(changing_requests(&emulator.exchanges()).is_empty());
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_or_wider_than_needed_deploys_with_warnings() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let workspace = emulator.info().workspace_id.clone();
+    let day = Duration::from_secs(86_400);
+
+    let soon = emulator.mint_token(Some(vec![format!("deploymentId:{id}")]), day * 3);
+    let mut args = deploy_args(&id, &project);
+    args.extend(["--output", "json"]);
+    let deployed = run_with_token(&emulator, &soon, &[("CI", "true")], &args).await;
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let warnings = deployed.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("policy token-expiry: the token expires at"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("days left); rotate the token"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("token-scope"), "{warnings}");
+
+    let wide = emulator.mint_token(Some(vec![format!("workspaceId:{workspace}")]), day * 90);
+    let deployed = run_with_token(&emulator, &wide, &[("CI", "true")], &args).await;
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let warnings = deployed.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("policy token-scope: Workspace token"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("use a Deployment API token"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("token-expiry"), "{warnings}");
+
+    // What the policy says of a token shows in the log of any run, not only in JSON.
+    let text = run_with_token(
+        &emulator,
+        &soon,
+        &[("CI", "true")],
+        &deploy_args(&id, &project),
+    )
+    .await;
+    assert!(text.stderr.contains("token-expiry"), "{}", text.stderr);
 }
 
 async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
