@@ -82,7 +82,10 @@ impl CiRun {
                 run_url: var("CI_PIPELINE_URL"),
             });
         }
-        let generic = var("CI").is_some_and(|v| !matches!(v.as_str(), "false" | "0"));
+        // Most CI systems set `CI`; Jenkins and Azure DevOps set only their own markers.
+        let generic = var("CI").is_some_and(|v| !matches!(v.as_str(), "false" | "0"))
+            || var("JENKINS_URL").is_some()
+            || var("TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         generic.then(|| CiRun {
             system: CiSystem::Generic,
             commit: None,
@@ -197,6 +200,15 @@ mod tests {
         assert_eq!(run(&[("CI", "true")]).unwrap().system, CiSystem::Generic);
         assert_eq!(run(&[("CI", "true")]).unwrap().ref_name, None);
         assert_eq!(run(&[("CI", "false")]), None);
+        let jenkins = run(&[
+            ("JENKINS_URL", "https://ci.acme.test/"),
+            ("BRANCH_NAME", "main"),
+        ]);
+        assert_eq!(jenkins.unwrap().ref_name.as_deref(), Some("main"));
+        assert_eq!(
+            run(&[("TF_BUILD", "True")]).unwrap().system,
+            CiSystem::Generic
+        );
         assert_eq!(run(&[]), None);
     }
 
