@@ -42,27 +42,32 @@ const USER_AGENT_VALUE: &str = concat!("astro-deploy/", env!("CARGO_PKG_VERSION"
 /// except for loopback hosts (`127.0.0.1`, `localhost`, `[::1]`), which get `http`: those are
 /// a local emulator, which serves no TLS.
 pub fn airflow_api_base(url: &str) -> Result<Url, Error> {
-    let trimmed = url.trim();
     let invalid = || Error::InvalidBaseUrl {
         url: url.to_owned(),
     };
-    if trimmed.is_empty() {
-        return Err(invalid());
-    }
-
-    let with_scheme = if trimmed.contains("://") {
-        trimmed.to_owned()
-    } else {
-        let host = trimmed.split(['/', '?', '#']).next().unwrap_or_default();
-        let scheme = if is_loopback(host) { "http" } else { "https" };
-        format!("{scheme}://{trimmed}")
-    };
+    let with_scheme = with_scheme(url).ok_or_else(invalid)?;
 
     let parsed = Url::parse(&with_scheme).map_err(|_| invalid())?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(invalid());
     }
     Ok(parsed)
+}
+
+/// An address Astro answers without a scheme (`webServerUrl`, `webServerAirflowApiUrl`) as one
+/// a browser or client can open: a scheme that is there is kept; otherwise `https`, except for
+/// loopback hosts, which get `http`. `None` for a blank address. The rest is left as it is.
+pub fn with_scheme(address: &str) -> Option<String> {
+    let trimmed = address.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    if trimmed.contains("://") {
+        return Some(trimmed.to_owned());
+    }
+    let host = trimmed.split(['/', '?', '#']).next().unwrap_or_default();
+    let scheme = if is_loopback(host) { "http" } else { "https" };
+    Some(format!("{scheme}://{trimmed}"))
 }
 
 /// Whether `host[:port]` names this machine.

@@ -167,7 +167,7 @@ pub struct ImageReport {
     pub full_build_reason: Option<String>,
 }
 
-/// A Deployment preview. Previews are not built yet: the outputs exist so workflows can name them.
+/// The preview Deployment a run deployed to or deleted, with its Airflow UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewReport {
     pub id: String,
@@ -186,6 +186,8 @@ pub enum ReportStatus {
         message: String,
         hint: Option<String>,
     },
+    /// The preview was deleted (its branch or pull request closed).
+    Deleted,
 }
 
 /// Everything the GitHub outputs, summary and comment say about one run.
@@ -242,6 +244,29 @@ impl DeployReport {
             preview: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// The report of a run that deleted a preview Deployment.
+    pub fn deleted(preview: DeploymentRef) -> DeployReport {
+        DeployReport {
+            preview: Some(PreviewReport {
+                id: preview.id.clone(),
+                url: None,
+            }),
+            deployment: preview,
+            status: ReportStatus::Deleted,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Marks the report as one of a preview Deployment: its id and Airflow UI become the
+    /// preview outputs, and its GitHub Deployment a transient environment.
+    pub fn with_preview(mut self) -> DeployReport {
+        self.preview = Some(PreviewReport {
+            id: self.deployment.id.clone(),
+            url: self.deployment.airflow_url.clone(),
+        });
+        self
     }
 
     /// The report of a failed run: `message` is the flattened error with its causes.
@@ -314,6 +339,7 @@ impl DeployReport {
                 "### Astro deploy skipped: {label}\n\nNothing was deployed: {}\n\n",
                 md_text(reason)
             ),
+            ReportStatus::Deleted => format!("### Astro preview deleted: {label}\n\n"),
             ReportStatus::Failed { message, hint } => {
                 let mut text = format!("### Astro deploy failed: {label}\n\n");
                 text.push_str(&md_code_block(message));
@@ -447,14 +473,7 @@ pub fn comment_marker(deployment_id: &str) -> String {
 
 /// The Airflow UI link: Astro's `webServerUrl` comes without a scheme.
 pub fn airflow_url(web_server_url: &str) -> Option<String> {
-    let url = web_server_url.trim();
-    if url.is_empty() {
-        return None;
-    }
-    match url.starts_with("https://") || url.starts_with("http://") {
-        true => Some(url.to_owned()),
-        false => Some(format!("https://{url}")),
-    }
+    astro_api::airflow::with_scheme(web_server_url)
 }
 
 /// The action's name for an Astro deploy type: `DAG_ONLY` is `dags`, as in the `deploy-type` input.

@@ -154,6 +154,8 @@ pub enum DeploymentState {
     InProgress,
     Success,
     Failure,
+    /// The environment is gone (a deleted preview).
+    Inactive,
 }
 
 /// A GitHub Deployment to create for an environment.
@@ -209,7 +211,7 @@ impl DeploymentRequest {
                 DeploymentState::Failure,
                 "astro-deploy: the deploy failed".to_owned(),
             ),
-            ReportStatus::Skipped { .. } => return None,
+            ReportStatus::Skipped { .. } | ReportStatus::Deleted => return None,
         };
         let deployment = DeploymentRequest {
             git_ref: git_ref.to_owned(),
@@ -559,6 +561,40 @@ impl GithubApi {
                 ApiOutcome::NotPermitted(refused) => ApiOutcome::NotPermitted(refused),
             },
         )
+    }
+
+    /// Marks the GitHub Deployments of `environment` inactive, newest first (one page of 30),
+    /// and gives how many were marked: the environment of a deleted preview then shows as gone.
+    pub async fn deactivate_environment(
+        &self,
+        environment: &str,
+    ) -> Result<ApiOutcome<usize>, GithubApiError> {
+        let repo = &self.repository;
+        let action = format!("list the GitHub Deployments of `{environment}` in `{repo}`");
+        let route = format!(
+            "/repos/{repo}/deployments?environment={}",
+            crate::url_path::encode_path_segment(environment)
+        );
+        let listed: Vec<Created> = match self.octocrab.get(route, None::<&()>).await {
+            Ok(listed) => listed,
+            Err(error) => return self.refused(action, DEPLOYMENT_PERMISSION, error),
+        };
+
+        let status = StatusRequest {
+            state: DeploymentState::Inactive,
+            environment_url: None,
+            log_url: None,
+            description: Some("astro-deploy: the preview was deleted".to_owned()),
+        };
+        let mut marked = 0;
+        for deployment in listed {
+            let Some(id) = deployment.id else { continue };
+            match self.create_deployment_status(id, &status).await? {
+                ApiOutcome::Done(_) => marked += 1,
+                ApiOutcome::NotPermitted(refused) => return Ok(ApiOutcome::NotPermitted(refused)),
+            }
+        }
+        Ok(ApiOutcome::Done(marked))
     }
 
     /// Reads `GET /repos/{owner}/{repo}{route}` into `T`, for questions rather than reports

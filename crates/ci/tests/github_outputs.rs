@@ -330,6 +330,10 @@ fn astro_web_server_urls_get_a_scheme() {
         airflow_url("http://127.0.0.1:8080/d1").as_deref(),
         Some("http://127.0.0.1:8080/d1")
     );
+    assert_eq!(
+        airflow_url("127.0.0.1:4100/airflow/abcdefgh").as_deref(),
+        Some("http://127.0.0.1:4100/airflow/abcdefgh")
+    );
     assert_eq!(airflow_url(" "), None);
 }
 

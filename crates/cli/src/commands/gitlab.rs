@@ -90,7 +90,8 @@ async fn publish(env: &GitlabEnv, report: &DeployReport) {
     merge_request_note(env, report).await;
 }
 
-/// The report's variables; `None` for a failed deploy, which passes nothing on.
+/// The report's variables; `None` for a failed deploy, which passes nothing on, and for a
+/// deleted preview, which leaves nothing to pass on.
 fn dotenv_entries(report: &DeployReport) -> Option<Vec<(&'static str, String)>> {
     let deployed = match &report.status {
         ReportStatus::Deployed(deployed) => deployed,
@@ -100,7 +101,7 @@ fn dotenv_entries(report: &DeployReport) -> Option<Vec<(&'static str, String)>> 
                 ("ASTRO_SKIP_REASON", reason.clone()),
             ])
         }
-        ReportStatus::Failed { .. } => return None,
+        ReportStatus::Failed { .. } | ReportStatus::Deleted => return None,
     };
 
     let mut entries = vec![
@@ -113,6 +114,13 @@ fn dotenv_entries(report: &DeployReport) -> Option<Vec<(&'static str, String)>> 
     }
     if let Some(image) = &deployed.image {
         entries.push(("ASTRO_IMAGE", image.reference.clone()));
+    }
+    if let Some(preview) = &report.preview {
+        entries.push(("ASTRO_PREVIEW_ID", preview.id.clone()));
+        entries.push(("ASTRO_PREVIEW_NAME", report.deployment_label().to_owned()));
+        if let Some(url) = &preview.url {
+            entries.push(("ASTRO_PREVIEW_URL", url.clone()));
+        }
     }
     entries.push(("ASTRO_SKIPPED", "false".to_owned()));
     Some(entries)

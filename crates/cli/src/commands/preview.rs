@@ -228,6 +228,12 @@ impl PreviewRun {
 
 async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Result<(), Failure> {
     let run = run_deploy(&args, step).await?;
+    print_deploy(&run, format);
+    Ok(())
+}
+
+/// Prints what `preview create` or `preview deploy` did: one JSON object, or lines.
+pub fn print_deploy(run: &PreviewRun, format: OutputFormat) {
     let report = DeployReport {
         base: BaseFacts {
             id: &run.base.id,
@@ -266,7 +272,6 @@ async fn deploy(args: PreviewDeployArgs, step: Step, format: OutputFormat) -> Re
             }
         }
     }
-    Ok(())
 }
 
 /// Finds or makes the branch's preview, deploys the project to it, and copies Airflow objects
@@ -580,9 +585,7 @@ fn copy_failure(error: CopyError) -> Failure {
 /// Astro gives UI addresses without a scheme: https, but http for the local emulator's
 /// loopback ones, as for the Airflow API.
 fn ui_url(url: &str) -> String {
-    astro_api::airflow::airflow_api_base(url)
-        .map(|address| address.to_string())
-        .unwrap_or_else(|_| url.to_owned())
+    astro_api::airflow::with_scheme(url).unwrap_or_default()
 }
 
 fn short_age(age: std::time::Duration) -> String {
