@@ -729,3 +729,41 @@ async fn a_deploy_can_be_driven_entirely_by_astro_environment_variables() {
         "from the environment"
     );
 }
+
+/// The parts of a SAS query string: any of them in the output would be part of a credential.
+const SAS_FIELDS: [&str; 5] = ["sig=", "sv=", "se=", "sp=", "sr="];
+
+#[tokio::test]
+async fn an_upload_that_never_gets_through_fails_unavailable_without_its_signature() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    emulator.add_fault(fault(
+        r#"{"method": "PUT", "pathContains": "/blobs/", "kind": "drop", "times": 1000}"#,
+    ));
+
+    let run = deploy(&emulator, &id, &project, &["--output", "json"]).await;
+
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: uploading the DAG bundle"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("<sas redacted>"), "{}", run.stderr);
+    assert_eq!(run.json()["error"]["exitCode"], 8);
+    for field in SAS_FIELDS {
+        assert!(
+            !run.stderr.contains(field) && !run.stdout.contains(field),
+            "`{field}` leaked:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    let cut = emulator
+        .blob_requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.status == 0)
+        .count();
+    assert!(cut > 1, "the upload was retried before giving up ({cut} attempts)");
+}

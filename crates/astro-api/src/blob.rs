@@ -266,6 +266,8 @@ impl BlobUploader {
                         Failure::Transport
                     };
                     let url = redact(url.as_str());
+                    // reqwest's error prints the whole URL, SAS signature included.
+                    let source = source.without_url();
                     (
                         failure,
                         BlobError::Transport {
