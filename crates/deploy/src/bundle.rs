@@ -13,7 +13,9 @@
 //!
 //! A symlink may point anywhere inside the project (a link into `include/` resolves on Astro,
 //! where the project sits at the same place), but not outside it, and never to an absolute
-//! path: such a link is refused with an error naming it.
+//! path: such a link is refused with an error naming it. "Outside" is judged twice: on the
+//! link's text, and on where the file system resolves it, so that a chain of links
+//! (`dags/x -> ../include/out`, `include/out -> /etc`) cannot leave the project either.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -199,8 +201,7 @@ pub(crate) fn symlink_target(project_root: &Path, relative: &str) -> Result<Stri
     }
 
     // Resolve lexically from the link's folder: depth below the project root must never go
-    // negative. Links inside the project that pass through other links are checked when those
-    // links are bundled themselves.
+    // negative. This is what the link says wherever the project is unpacked.
     let mut depth = Path::new(relative).components().count() as i64 - 1;
     for component in target.components() {
         match component {
@@ -213,7 +214,51 @@ pub(crate) fn symlink_target(project_root: &Path, relative: &str) -> Result<Stri
             return Err(leaves());
         }
     }
+
+    // The text can stay inside while the path it names passes through another link that does
+    // not, so where the file system resolves the link must be inside the project too.
+    let read_error = |source| BundleError::Read {
+        path: link.clone(),
+        source,
+    };
+    let root = std::fs::canonicalize(project_root).map_err(read_error)?;
+    if !resolves_under(&root, &link).map_err(read_error)? {
+        return Err(leaves());
+    }
     Ok(target_text.replace('\\', "/"))
+}
+
+/// Whether `path` resolves, through every link on the way, to a place under `root` (a
+/// canonical path). A dangling link is judged by the part of its path that exists; the part
+/// that does not is only allowed to go down.
+fn resolves_under(root: &Path, path: &Path) -> io::Result<bool> {
+    let mut existing = path.to_owned();
+    let mut missing_goes_up = false;
+    loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(resolved) => return Ok(!missing_goes_up && resolved.starts_with(root)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+
+        // `existing` may be the dangling link itself: follow its text one step.
+        if let Ok(target) = std::fs::read_link(&existing) {
+            let parent = existing.parent().unwrap_or(Path::new("/")).to_owned();
+            if target.is_absolute() {
+                return Ok(false);
+            }
+            existing = parent.join(target);
+            continue;
+        }
+        match existing.components().next_back() {
+            Some(Component::Normal(_)) => {}
+            Some(Component::CurDir) => {}
+            _ => missing_goes_up = true,
+        }
+        if !existing.pop() {
+            return Ok(false);
+        }
+    }
 }
 
 fn append_entry<W: Write>(
@@ -552,6 +597,52 @@ mod tests {
         assert_eq!(changed.different, ["dags/a.py"]);
         assert_eq!(changed.missing, ["dags/new.py"]);
         assert_eq!(changed.unexpected, ["dags/b.py"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_chain_of_symlinks_that_leaves_the_project_is_refused_by_name() {
+        use std::os::unix::fs::symlink;
+
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", "not yours\n");
+        for (link, target) in [
+            ("dags/x", "../include/out"),
+            ("dags/y.txt", "../include/out/secret.txt"),
+            ("dags/z", "../include/out/missing/file"),
+        ] {
+            let dir = project();
+            symlink(outside.path(), dir.path().join("include/out")).unwrap();
+            symlink(target, dir.path().join(link)).unwrap();
+
+            let err = write_dag_bundle(dir.path(), &dir.path().join("out.tgz")).unwrap_err();
+
+            assert_eq!(
+                err.to_string(),
+                format!("the symlink `{link}` points outside the project (to `{target}`)")
+            );
+            assert!(err.hint().unwrap().contains("relative path inside the project"));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_chain_of_symlinks_inside_the_project_and_a_dangling_one_are_kept() {
+        use std::os::unix::fs::symlink;
+
+        let dir = project();
+        std::fs::create_dir_all(dir.path().join("include/real")).unwrap();
+        symlink("real", dir.path().join("include/out")).unwrap();
+        symlink("../include/out", dir.path().join("dags/x")).unwrap();
+        symlink("../include/not-yet/file", dir.path().join("dags/later")).unwrap();
+
+        let out = dir.path().join("out.tgz");
+        let summary = write_dag_bundle(dir.path(), &out).unwrap();
+
+        let entries = read_bundle(&out);
+        assert_eq!(entries["dags/x"].3, "-> ../include/out");
+        assert_eq!(entries["dags/later"].3, "-> ../include/not-yet/file");
+        assert_eq!(summary.symlinks, 2);
     }
 
     #[cfg(unix)]
