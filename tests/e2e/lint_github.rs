@@ -482,14 +482,14 @@ fn the_action_turns_inputs_into_flags_without_running_them() {
         [
             "ci",
             "github",
-            "--type",
-            "dags",
-            "--project",
-            "astro project",
             "--deployment-name",
             &hostile,
             "--workspace-id",
             "cm4r2x0q5000108l4e5f6g7h8",
+            "--type",
+            "dags",
+            "--project",
+            "astro project",
             "--description",
             &hostile,
             "--build-secret",
@@ -529,14 +529,100 @@ fn the_action_takes_the_token_from_the_environment_too() {
         [
             "ci",
             "github",
+            "--deployment-id",
+            "d1",
             "--type",
             "infer",
             "--project",
-            ".",
-            "--deployment-id",
-            "d1"
+            "."
         ]
     );
+}
+
+#[test]
+fn the_preview_actions_run_the_preview_steps_with_the_base_deployment() {
+    let cases: [(&[(&str, &str)], &[&str]); 3] = [
+        (
+            &[
+                ("action", "create-deployment-preview"),
+                ("deployment-id", "cbase"),
+                ("copy-connections", "true"),
+                ("copy-pools", "yes"),
+                ("wait", "true"),
+                ("wake-on-deploy", "true"),
+            ],
+            &[
+                "ci",
+                "github-preview",
+                "create",
+                "--base-deployment-id",
+                "cbase",
+                "--type",
+                "infer",
+                "--project",
+                ".",
+                "--wait",
+                "--wait-timeout",
+                "10m",
+                "--copy-connections",
+                "--copy-pools",
+            ],
+        ),
+        (
+            &[
+                ("action", "deploy-deployment-preview"),
+                ("deployment-name", "analytics"),
+                ("workspace", "cws"),
+                ("deploy-type", "dags-only"),
+                ("root-folder", "airflow"),
+            ],
+            &[
+                "ci",
+                "github-preview",
+                "deploy",
+                "--base-deployment-name",
+                "analytics",
+                "--workspace-id",
+                "cws",
+                "--type",
+                "dags",
+                "--project",
+                "airflow",
+            ],
+        ),
+        (
+            &[
+                ("action", "delete-deployment-preview"),
+                ("deployment-id", "cbase"),
+                ("preview-name", "preview-x-1a2b3c4d"),
+                ("deploy-type", "ignored-by-delete"),
+            ],
+            &[
+                "ci",
+                "github-preview",
+                "delete",
+                "--base-deployment-id",
+                "cbase",
+                "--name",
+                "preview-x-1a2b3c4d",
+            ],
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let dir = TempDir::new().expect("a temp dir");
+        let binary = stand_in(dir.path(), 0, SUCCESS);
+        let mut inputs = inputs.to_vec();
+        inputs.push(("api-token", "t0ken"));
+        let step = deploy_step(&inputs, &binary, None);
+
+        let run = run_step(&step, dir.path());
+
+        assert!(
+            run.output.status.success(),
+            "the step failed for {inputs:?}"
+        );
+        assert_eq!(run.args, expected, "{inputs:?}");
+    }
 }
 
 #[test]
@@ -556,7 +642,7 @@ fn a_failed_deploy_fails_the_step_with_the_deploys_exit_code() {
 
 #[test]
 fn the_action_refuses_what_it_cannot_do_before_deploying() {
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 8] = [
         (&[("deployment-id", "d1")], "no Astro API token"),
         (
             &[("api-token", "t")],
@@ -566,9 +652,30 @@ fn the_action_refuses_what_it_cannot_do_before_deploying() {
             &[
                 ("api-token", "t"),
                 ("deployment-id", "d1"),
-                ("action", "create-deployment-preview"),
+                ("action", "gc-deployment-previews"),
             ],
-            "action `create-deployment-preview` is not available yet",
+            "action `gc-deployment-previews` is not one of deploy, create-deployment-preview,",
+        ),
+        (
+            &[
+                ("api-token", "t"),
+                ("deployment-id", "d1"),
+                ("action", "create-deployment-preview"),
+                ("preview-name", "mine"),
+            ],
+            "preview-name only picks the preview to delete",
+        ),
+        (
+            &[
+                ("api-token", "t"),
+                ("deployment-id", "d1"),
+                ("copy-airflow-variables", "true"),
+            ],
+            "copy-connections, copy-airflow-variables and copy-pools are for the preview actions",
+        ),
+        (
+            &[("api-token", "t"), ("action", "delete-deployment-preview")],
+            "no Deployment: set deployment-id or deployment-name",
         ),
         (
             &[

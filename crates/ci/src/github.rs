@@ -28,10 +28,11 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_SERVER_URL: &str = "https://github.com";
 
 /// The step output names this adapter writes, in the order it writes them.
-pub const OUTPUT_NAMES: [&str; 11] = [
+pub const OUTPUT_NAMES: [&str; 12] = [
     "deployment-id",
     "deploy-id",
     "deploy-type",
+    "deploy-reason",
     "skipped",
     "skip-reason",
     "image",
@@ -314,6 +315,7 @@ impl DeployReport {
             Some(self.deployment.id.clone()),
             deployed.map(|d| d.deploy_id.clone()),
             deployed.map(|d| deploy_kind_name(&d.deploy_type)),
+            deployed.and_then(|d| d.inferred.clone()),
             Some(skip_reason.is_some().to_string()),
             skip_reason,
             image.map(|i| i.reference.clone()),

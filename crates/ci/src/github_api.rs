@@ -218,7 +218,8 @@ impl DeploymentRequest {
             environment: report.deployment_label().to_owned(),
             description: Some(description.clone()),
             transient: report.preview.is_some(),
-            production: None,
+            // A preview is never production, whatever its name.
+            production: report.preview.is_some().then_some(false),
         };
         let status = StatusRequest {
             state,

@@ -281,6 +281,23 @@ impl FakeState {
                     None => Self::error(404, "Not Found"),
                 }
             }
+            ("GET", ["repos", _, _, "deployments"]) => {
+                let environment = call
+                    .query
+                    .iter()
+                    .find(|(k, _)| k == "environment")
+                    .map(|(_, v)| percent_decode(v));
+                let listed: Vec<Value> = self
+                    .deployments
+                    .iter()
+                    .rev()
+                    .filter(|d| {
+                        environment.is_none() || d["environment"].as_str() == environment.as_deref()
+                    })
+                    .cloned()
+                    .collect();
+                (200, Value::Array(listed), None)
+            }
             ("POST", ["repos", _, _, "deployments"]) if self.refuse_deployments => {
                 Self::error(403, refused)
             }
@@ -750,6 +767,73 @@ async fn a_preview_is_a_transient_environment() {
     let state = fake.state();
     let body = state.calls[0].body.clone().unwrap_or_default();
     assert_eq!(body["transient_environment"], json!(true));
+    drop(state);
+    fake.assert_conforms();
+}
+
+#[tokio::test]
+async fn deleting_a_preview_marks_only_its_environment_inactive() {
+    let fake = FakeGithub::start("").await;
+    let api = fake.api();
+    let preview = |name: &str| {
+        let mut report = report();
+        report.deployment.name = Some(name.to_owned());
+        report.preview = Some(PreviewReport {
+            id: "cpreview1".to_owned(),
+            url: None,
+        });
+        DeploymentRequest::for_report(&report, "feature/x", None).expect("a preview is recorded")
+    };
+    for name in [
+        "preview-feature-x-1a2b3c4d",
+        "preview-feature-x-1a2b3c4d",
+        "preview-other",
+    ] {
+        let (deployment, status) = preview(name);
+        assert_eq!(
+            deployment.production,
+            Some(false),
+            "a preview is never production"
+        );
+        let outcome = api.record_deployment(&deployment, &status).await;
+        assert!(matches!(outcome, Ok(ApiOutcome::Done(_))), "{outcome:?}");
+    }
+
+    let marked = api
+        .deactivate_environment("preview-feature-x-1a2b3c4d")
+        .await
+        .expect("the environment is marked");
+
+    assert!(matches!(marked, ApiOutcome::Done(2)), "{marked:?}");
+    let state = fake.state();
+    let inactive: Vec<&Value> = state
+        .statuses
+        .iter()
+        .filter(|s| s["state"] == json!("inactive"))
+        .collect();
+    assert_eq!(
+        inactive.len(),
+        2,
+        "one inactive status for each of its deployments"
+    );
+    let other_ids: Vec<u64> = state
+        .deployments
+        .iter()
+        .filter(|d| d["environment"] == json!("preview-other"))
+        .filter_map(|d| d["id"].as_u64())
+        .collect();
+    let touched_other = state.calls.iter().any(|c| {
+        other_ids
+            .iter()
+            .any(|id| c.path.contains(&format!("/deployments/{id}/statuses")) && c.method == "POST")
+            && c.body
+                .as_ref()
+                .is_some_and(|b| b["state"] == json!("inactive"))
+    });
+    assert!(
+        !touched_other,
+        "another preview's environment stays as it is"
+    );
     drop(state);
     fake.assert_conforms();
 }

@@ -106,6 +106,7 @@ fn a_deploy_writes_every_output() {
         ("deployment-id", "cm4r2x0q5000008l4a1b2c3d4"),
         ("deploy-id", "cm4r2y1z9000208l4i9j0k1l2"),
         ("deploy-type", "image-and-dags"),
+        ("deploy-reason", "requirements.txt changed"),
         ("skipped", "false"),
         ("skip-reason", ""),
         (

@@ -308,6 +308,27 @@ pub enum CiCommand {
     Gitlab(Box<DeployArgs>),
 }
 
+    /// The GitHub Action's preview entrypoint: `preview create|deploy|delete`, then the same
+    /// step outputs (`preview-id`, `preview-url`), summary, pull request comment and GitHub
+    /// Deployment (a transient environment, marked inactive on delete) as `ci github`.
+    #[command(subcommand)]
+    GithubPreview(CiPreviewCommand),
+    /// The GitLab CI template's preview entrypoint: `preview create|deploy|delete`, then the
+    /// dotenv report (`ASTRO_PREVIEW_ID`, `ASTRO_PREVIEW_NAME`, `ASTRO_PREVIEW_URL`, for the
+    /// environment's URL) and the merge request note, as `ci gitlab`.
+    #[command(subcommand)]
+    GitlabPreview(CiPreviewCommand),
+}
+
+/// The preview steps a CI adapter runs; each takes the flags of its `preview` command.
+#[derive(Debug, Subcommand)]
+pub enum CiPreviewCommand {
+    /// `preview create`, reported to the CI.
+    Create(Box<PreviewDeployArgs>),
+    /// `preview deploy`, reported to the CI.
+    Deploy(Box<PreviewDeployArgs>),
+    /// `preview delete`, reported to the CI.
+    Delete(PreviewDeleteArgs),
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]

@@ -12,8 +12,8 @@ use ci::github::{
 use ci::github_api::{ApiOutcome, DeploymentRequest, GithubApi};
 use ci::github_event::GithubEvent;
 
-use super::infer;
-use crate::args::{DeployArgs, OutputFormat};
+use super::{ci_preview, infer};
+use crate::args::{CiPreviewCommand, DeployArgs, OutputFormat};
 use crate::exit::Failure;
 
 pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> {
@@ -30,8 +30,27 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
 
     let (report, failure) = infer::report(result, deployment);
 
-    publish(&env, &report, failure.as_ref()).await;
+    publish(&env, &report, failure.as_ref(), true).await;
     match failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// `ci github-preview`: a preview step, then the same outputs, summary, comment and GitHub
+/// Deployment as a deploy, for the preview; a delete marks the preview's environment inactive.
+pub async fn preview(command: CiPreviewCommand, format: OutputFormat) -> Result<(), Failure> {
+    let env = GithubEnv::from_env();
+    mask_secrets(&env);
+
+    println!("{}", WorkflowCommand::Group(&ci_preview::title(&command)));
+    let step = ci_preview::run(command, format).await;
+    println!("{}", WorkflowCommand::EndGroup);
+
+    let comment = step.worth_a_comment();
+    publish(&env, &step.report, step.failure.as_ref(), comment).await;
+    deactivate_environments(&env, &step.deleted).await;
+    match step.failure {
         Some(failure) => Err(failure),
         None => Ok(()),
     }
@@ -54,9 +73,10 @@ fn mask_secrets(env: &GithubEnv) {
     }
 }
 
-/// Outputs, summary, annotations, the pull request comment and the GitHub Deployment. Nothing
-/// here fails the run: the deploy already happened (or failed) and says so itself.
-async fn publish(env: &GithubEnv, report: &DeployReport, failure: Option<&Failure>) {
+/// Outputs, summary, annotations, the pull request comment (when `comment`) and the GitHub
+/// Deployment. Nothing here fails the run: the deploy already happened (or failed) and says so
+/// itself.
+async fn publish(env: &GithubEnv, report: &DeployReport, failure: Option<&Failure>, comment: bool) {
     for warning in &report.warnings {
         let title = Some("astro-deploy");
         println!(
@@ -88,19 +108,29 @@ async fn publish(env: &GithubEnv, report: &DeployReport, failure: Option<&Failur
             warn(&format!("writing the job summary: {error}"));
         }
     }
-    github_api(env, report).await;
+    github_api(env, report, comment).await;
 }
 
-async fn github_api(env: &GithubEnv, report: &DeployReport) {
+/// The GitHub API client for the run's repository, when the run has a token for it.
+fn api_client(env: &GithubEnv) -> Option<GithubApi> {
     let (Some(token), Some(repository)) = (&env.token, &env.repository) else {
+        return None;
+    };
+    match GithubApi::new(&env.api_url, repository, token.clone()) {
+        Ok(api) => Some(api),
+        Err(error) => {
+            warn(&format!("the GitHub API: {error}"));
+            None
+        }
+    }
+}
+
+async fn github_api(env: &GithubEnv, report: &DeployReport, comment: bool) {
+    let Some(api) = api_client(env) else {
         return;
     };
-    let api = match GithubApi::new(&env.api_url, repository, token.clone()) {
-        Ok(api) => api,
-        Err(error) => return warn(&format!("the GitHub API: {error}")),
-    };
 
-    if let Some(number) = env.pull_request_number() {
+    if let Some(number) = env.pull_request_number().filter(|_| comment) {
         let marker = comment_marker(&report.deployment.id);
         let body = report.comment_markdown(env.run_url().as_deref(), env.sha.as_deref());
         match api.upsert_pr_comment(number, &marker, &body).await {
@@ -126,6 +156,27 @@ async fn github_api(env: &GithubEnv, report: &DeployReport) {
             warn(&format!("{}; hint: {}", denied.warning(), denied.hint()))
         }
         Err(error) => warn(&format!("recording a GitHub Deployment: {error}")),
+    }
+}
+
+/// The GitHub environments of deleted previews show as gone rather than as live links.
+async fn deactivate_environments(env: &GithubEnv, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let Some(api) = api_client(env) else {
+        return;
+    };
+    for name in names {
+        match api.deactivate_environment(name).await {
+            Ok(ApiOutcome::Done(_)) => {}
+            Ok(ApiOutcome::NotPermitted(denied)) => {
+                warn(&format!("{}; hint: {}", denied.warning(), denied.hint()))
+            }
+            Err(error) => warn(&format!(
+                "marking the environment `{name}` inactive: {error}"
+            )),
+        }
     }
 }
 

@@ -16,8 +16,8 @@ use ci::github::{comment_marker, DeployReport, ReportStatus};
 use ci::gitlab_api::{ApiOutcome, GitlabApi, GitlabToken};
 use ci::gitlab_event::GitlabEvent;
 
-use super::infer;
-use crate::args::{DeployArgs, OutputFormat};
+use super::{ci_preview, infer};
+use crate::args::{CiPreviewCommand, DeployArgs, OutputFormat};
 use crate::exit::Failure;
 
 /// Where the dotenv report goes unless `ASTRO_DOTENV` says otherwise.
@@ -32,8 +32,24 @@ pub async fn run(args: DeployArgs, format: OutputFormat) -> Result<(), Failure> 
     let result = infer::deploy(&args, format, read_event).await;
     let (report, failure) = infer::report(result, deployment);
 
-    publish(&env, &report).await;
+    publish(&env, &report, true).await;
     match failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// `ci gitlab-preview`: a preview step, then the dotenv report (with the preview's id, name and
+/// Airflow UI, for the job's `environment:url`) and the merge request note.
+pub async fn preview(command: CiPreviewCommand, format: OutputFormat) -> Result<(), Failure> {
+    let env = GitlabEnv::from_env();
+    tracing::info!("{}", ci_preview::title(&command));
+
+    let step = ci_preview::run(command, format).await;
+
+    let note = step.worth_a_comment();
+    publish(&env, &step.report, note).await;
+    match step.failure {
         Some(failure) => Err(failure),
         None => Ok(()),
     }
@@ -73,9 +89,9 @@ impl GitlabEnv {
     }
 }
 
-/// The dotenv report, a line for the skip and the merge request note. Nothing here fails the
-/// run: the deploy already happened (or failed) and says so itself.
-async fn publish(env: &GitlabEnv, report: &DeployReport) {
+/// The dotenv report, a line for the skip and the merge request note (when `note`). Nothing
+/// here fails the run: the deploy already happened (or failed) and says so itself.
+async fn publish(env: &GitlabEnv, report: &DeployReport, note: bool) {
     if let Some(entries) = dotenv_entries(report) {
         if let Err(error) = write_dotenv(&env.dotenv, &entries) {
             let path = env.dotenv.display();
@@ -87,7 +103,9 @@ async fn publish(env: &GitlabEnv, report: &DeployReport) {
     if let ReportStatus::Skipped { reason } = &report.status {
         println!("skipped: {}", one_line(reason));
     }
-    merge_request_note(env, report).await;
+    if note {
+        merge_request_note(env, report).await;
+    }
 }
 
 /// The report's variables; `None` for a failed deploy, which passes nothing on, and for a

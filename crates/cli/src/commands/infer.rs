@@ -28,18 +28,20 @@ pub async fn deploy(
     format: OutputFormat,
     read_event: impl FnOnce() -> Result<CiEvent, Failure>,
 ) -> Result<Outcome, Stop> {
-    let kind = match args.deploy_type {
+    // Why the event's commits chose the type: the outputs and summary say it, so a full deploy
+    // after a shallow clone or a new branch is never a mystery.
+    let (kind, inferred) = match args.deploy_type {
         DeployTypeArg::Infer => {
             let event = read_event().map_err(Fail)?;
             match decide(args, &event).await.map_err(Fail)? {
                 Decision::Nothing { reason } => return Err(Skip(reason)),
-                Decision::DagsOnly { .. } => DeployKind::Dags,
-                Decision::Full { .. } => DeployKind::ImageAndDags,
+                Decision::DagsOnly { reason, .. } => (DeployKind::Dags, Some(reason)),
+                Decision::Full { reason } => (DeployKind::ImageAndDags, Some(reason)),
             }
         }
-        DeployTypeArg::Dags => DeployKind::Dags,
-        DeployTypeArg::Image => DeployKind::Image,
-        DeployTypeArg::ImageAndDags => DeployKind::ImageAndDags,
+        DeployTypeArg::Dags => (DeployKind::Dags, None),
+        DeployTypeArg::Image => (DeployKind::Image, None),
+        DeployTypeArg::ImageAndDags => (DeployKind::ImageAndDags, None),
     };
 
     let connection = config::connect(&args.api).map_err(Fail)?;
@@ -61,9 +63,12 @@ pub async fn deploy(
     let plan = deploy::plan(&connection.client, &inputs, &reporter)
         .await
         .map_err(|e| Fail(Failure::from_deploy(e)))?;
-    let outcome = deploy::execute(&connection.client, plan, &reporter)
+    let mut outcome = deploy::execute(&connection.client, plan, &reporter)
         .await
         .map_err(|e| Fail(Failure::from_deploy(e)))?;
+    if inferred.is_some() {
+        outcome.inferred = inferred;
+    }
     report::outcome(&outcome, format);
     Ok(outcome)
 }

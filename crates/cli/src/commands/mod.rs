@@ -1,5 +1,6 @@
 //! The commands, each turning its flags into the core's inputs and rendering the outcome.
 
+mod ci_preview;
 mod demo;
 mod deploy;
 mod emulator;
@@ -21,6 +22,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => monorepo::plan(args, format).await,
         Command::Ci(CiCommand::Github(args)) => github::run(*args, format).await,
         Command::Ci(CiCommand::Gitlab(args)) => gitlab::run(*args, format).await,
+        Command::Ci(CiCommand::GithubPreview(command)) => github::preview(command, format).await,
+        Command::Ci(CiCommand::GitlabPreview(command)) => gitlab::preview(command, format).await,
         Command::Preview(command) => preview::run(command, format).await,
         Command::Policy(command) => policy::run(command, format).await,
         Command::Emulator(args) => emulator::run(args).await,

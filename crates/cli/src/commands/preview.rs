@@ -407,11 +407,18 @@ pub struct DeleteRun {
 }
 
 async fn delete(args: PreviewDeleteArgs, format: OutputFormat) -> Result<(), Failure> {
+    let run = run_delete(&args).await?;
+    print_delete(&run, format);
+    Ok(())
+}
+
+/// Prints what `preview delete` did: one JSON object, or a line per deleted preview.
+pub fn print_delete(run: &DeleteRun, format: OutputFormat) {
     let DeleteRun {
         base,
         selected: what,
         deleted,
-    } = run_delete(&args).await?;
+    } = run;
     match format {
         OutputFormat::Json => print_json(&json!({
             "base": {"id": base.id, "name": base.name},
@@ -425,12 +432,11 @@ async fn delete(args: PreviewDeleteArgs, format: OutputFormat) -> Result<(), Fai
             )
         }
         OutputFormat::Text => {
-            for preview in &deleted {
+            for preview in deleted {
                 println!("Deleted preview `{}` ({})", preview.name, preview.id);
             }
         }
     }
-    Ok(())
 }
 
 /// Deletes the previews the flags pick (the CI run's branch when none is given).
