@@ -767,3 +767,82 @@ async fn an_upload_that_never_gets_through_fails_unavailable_without_its_signatu
         .count();
     assert!(cut > 1, "the upload was retried before giving up ({cut} attempts)");
 }
+
+/// Adds a workspace to the emulator's organization with one Deployment like `dags-enabled`
+/// named `name`, and answers the new workspace's and Deployment's ids.
+async fn add_workspace_with_deployment(emulator: &RunningEmulator, name: &str) -> (String, String) {
+    let body = serde_json::json!({
+        "name": "Second Workspace",
+        "deployments": [{ "name": name, "dagDeploys": true }],
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/emulator/workspaces", emulator.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let workspace = created["id"].as_str().unwrap().to_owned();
+    let deployment = created["deployments"][0]["id"].as_str().unwrap().to_owned();
+    (workspace, deployment)
+}
+
+#[tokio::test]
+async fn a_name_used_in_two_workspaces_needs_the_workspace_id() {
+    let emulator = emulator().await;
+    let project = example_project();
+    let seeded = emulator.info().deployments.dags_enabled.clone();
+    let first_workspace = emulator.info().workspace_id.clone();
+    let name = get_deployment(&emulator, &seeded).await["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (second_workspace, twin) = add_workspace_with_deployment(&emulator, &name).await;
+    let by_name = [
+        "deploy",
+        "--deployment-name",
+        &name,
+        "--project",
+        project.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
+
+    let ambiguous = run(&emulator, &by_name).await;
+
+    assert_eq!(ambiguous.code, 5, "{}", ambiguous.stderr);
+    assert!(
+        ambiguous
+            .stderr
+            .contains(&format!("error: 2 Deployments are named `{name}`")),
+        "{}",
+        ambiguous.stderr
+    );
+    assert!(ambiguous.stderr.contains(&first_workspace));
+    assert!(ambiguous.stderr.contains(&second_workspace));
+    assert!(
+        ambiguous.stderr.contains("hint: add --workspace-id"),
+        "{}",
+        ambiguous.stderr
+    );
+    assert_eq!(ambiguous.json()["error"]["exitCode"], 5);
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new()
+    );
+
+    let mut in_second = by_name.to_vec();
+    in_second.extend(["--workspace-id", &second_workspace]);
+    let resolved = run(&emulator, &in_second).await;
+
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    assert_eq!(resolved.json()["deploymentId"], twin);
+    assert!(emulator.blob(resolved.json()["deployId"].as_str().unwrap()).is_some());
+    let deploys: Vec<String> = changing_requests(&emulator.exchanges())
+        .into_iter()
+        .filter(|r| r.starts_with("POST") && r.ends_with("/deploys"))
+        .collect();
+    assert_eq!(deploys.len(), 1, "{deploys:?}");
+    assert!(deploys[0].contains(&twin), "{deploys:?}");
+}

@@ -244,6 +244,8 @@ pub struct MonorepoArgs {
 #[command(next_help_heading = "Image deploys")]
 pub struct ImageArgs {
     /// Deploy this prebuilt image (a local image name, or one in a registry) without building.
+    /// The API token goes only to the Deployment's own registry: another registry is pulled
+    /// from anonymously, or with ASTRO_SOURCE_REGISTRY_USER and ASTRO_SOURCE_REGISTRY_PASSWORD.
     #[arg(long, env = "ASTRO_IMAGE_NAME", value_name = "IMAGE")]
     pub image_name: Option<String>,
 

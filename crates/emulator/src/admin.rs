@@ -9,11 +9,13 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::faults::Fault;
+use crate::model::Workspace;
 use crate::server::{lock, App, Shared};
-use crate::{clock, EmulatorError};
+use crate::{clock, seed, EmulatorError};
 
 pub(crate) fn routes() -> Router<App> {
     Router::new()
@@ -35,6 +37,7 @@ pub(crate) fn routes() -> Router<App> {
             post(hibernate),
         )
         .route("/emulator/deployments/{deploymentId}/wake", post(wake))
+        .route("/emulator/workspaces", post(add_workspace))
 }
 
 fn refuse(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -134,4 +137,92 @@ pub(crate) fn set_schedule(app: &Shared, id: &str, asleep: bool) -> Result<(), E
     }
     record.settle_sleep(now, delay);
     state.save()
+}
+
+/// What `POST /emulator/workspaces` takes: a workspace of the seeded organization, and
+/// Deployments to put in it, each like a seeded one (`dagDeploys: true` is `dags-enabled`'s
+/// settings, `false` is `dags-disabled`'s). A name may repeat one in another workspace, as on
+/// Astro, so that tests can make a Deployment name ambiguous.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewWorkspace {
+    name: String,
+    #[serde(default)]
+    deployments: Vec<NewDeployment>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewDeployment {
+    name: String,
+    #[serde(default)]
+    dag_deploys: bool,
+}
+
+async fn add_workspace(State(app): State<App>, body: Bytes) -> Response {
+    let wanted: NewWorkspace = match serde_json::from_slice(&body) {
+        Ok(wanted) => wanted,
+        Err(error) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("invalid workspace: {error}"),
+            )
+        }
+    };
+    if wanted.name.trim().is_empty() || wanted.deployments.iter().any(|d| d.name.is_empty()) {
+        let message = "invalid workspace: names must not be empty";
+        return refuse(StatusCode::BAD_REQUEST, message);
+    }
+
+    match create_workspace(&app, wanted) {
+        Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
+        Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, error),
+    }
+}
+
+fn create_workspace(
+    app: &Shared,
+    wanted: NewWorkspace,
+) -> Result<serde_json::Value, EmulatorError> {
+    let mut state = lock(&app.state);
+    let now = clock::now();
+    state.advance(now);
+    let stamp = clock::rfc3339(now);
+    let by = seed::user_subject(&state.data.seed.user_id);
+
+    let workspace = Workspace {
+        id: seed::new_id(),
+        name: wanted.name,
+        description: "A workspace added through the emulator's admin routes".to_owned(),
+        organization_id: state.data.organization.id.clone(),
+        organization_name: state.data.organization.name.clone(),
+        cicd_enforced_default: false,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+        created_by: by.clone(),
+        updated_by: by.clone(),
+    };
+    let mut deployments = Vec::new();
+    for wanted in wanted.deployments {
+        let record = seed::seeded_deployment(
+            &wanted.name,
+            wanted.dag_deploys,
+            &workspace,
+            &state.settings,
+            &by,
+            now,
+        );
+        deployments.push(json!({ "id": record.deployment.id, "name": record.deployment.name }));
+        state.data.deployments.push(record);
+    }
+
+    let created = json!({
+        "id": workspace.id,
+        "name": workspace.name,
+        "deployments": deployments,
+    });
+    tracing::debug!(id = %workspace.id, "added a workspace");
+    state.data.workspaces.push(workspace);
+    state.save()?;
+    Ok(created)
 }

@@ -185,6 +185,7 @@ fn admit(
         )
     })?;
     let caller = auth::verify(&app.keys, token.trim())
+        .and_then(|caller| crate::iam::check_live(state, &caller, token.trim()).map(|()| caller))
         .map_err(|message| Problem::new(StatusCode::UNAUTHORIZED, message))?;
 
     let record = find(state, short).ok_or_else(|| {

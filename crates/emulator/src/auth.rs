@@ -4,9 +4,11 @@
 //! restarts with the same state file. They carry the claims of real Astro API tokens:
 //! `org_id`, `scope`, `permissions` (`organizationId:<id>`, `workspaceId:<id>`,
 //! `deploymentId:<id>`), `version`, `isAstronomerGenerated`, `kid`, `apiTokenId`, and the
-//! registered `iss`, `sub`, `aud`, `iat`, `exp`. A token without `permissions` is a user session
+//! registered `iss`, `sub`, `aud`, `iat`, `exp`, and a `jti` that makes each value unique (so
+//! that a rotation in the same second as the mint still gives a new value). A token without `permissions` is a user session
 //! token: it may do what an Organization Owner may, except deploy to a Deployment that enforces
-//! CI/CD. Messages about a bad token never contain the token.
+//! CI/CD. An API token also has to be one IAM holds, with a value IAM handed out (see
+//! [`crate::iam`]). Messages about a bad token never contain the token.
 
 use std::time::Duration;
 
@@ -57,6 +59,7 @@ pub(crate) fn mint(
         "aud": [AUDIENCE],
         "iat": now,
         "exp": expires,
+        "jti": seed::new_id(),
         "org_id": org_id,
         "kid": keys.kid,
         "version": "1",
@@ -214,7 +217,12 @@ impl FromRequestParts<App> for Caller {
             ));
         }
 
-        verify(&app.keys, token.trim()).map_err(ApiError::unauthorized)
+        let token = token.trim();
+        let caller = verify(&app.keys, token).map_err(ApiError::unauthorized)?;
+        app.read(|state| {
+            crate::iam::check_live(state, &caller, token).map_err(ApiError::unauthorized)
+        })?;
+        Ok(caller)
     }
 }
 

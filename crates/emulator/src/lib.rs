@@ -17,6 +17,11 @@
 //!   per Deployment; the same tokens authorize. A Deployment whose Airflow is not up yet
 //!   (creating, waking up, hibernating) answers 503. Exchanges are recorded apart
 //!   ([`RunningEmulator::airflow_exchanges`]).
+//! - **`/iam/v1beta1/...`**: the API token operations of Astro's IAM API
+//!   ([`served_iam_operations`]: list, get, create with an expiry, update, rotate, delete, each
+//!   token with its roles), shaped as `api-specs/iam-v1beta1.yaml` says. IAM decides which API
+//!   tokens authorize: a deleted token, or the value a rotation replaced, answers 401 on every
+//!   route. Exchanges are recorded apart ([`RunningEmulator::iam_exchanges`]).
 //! - **`/emulator/...`**: the emulator's own routes, which Astro does not have (no token):
 //!   - `GET /emulator/info`: the [`EmulatorInfo`] (base URL, seeded ids, tokens);
 //!   - `GET /emulator/exchanges`, `DELETE /emulator/exchanges`: the recorded Platform
@@ -27,7 +32,10 @@
 //!     `latencyMs`, `drop`), and clearing them;
 //!   - `GET|DELETE /emulator/blob-requests`: the log of blob requests ([`BlobRequest`]);
 //!   - `POST /emulator/deployments/{id}/hibernate`, `POST /emulator/deployments/{id}/wake`:
-//!     the hibernation schedule of a development Deployment puts it to sleep or wakes it.
+//!     the hibernation schedule of a development Deployment puts it to sleep or wakes it;
+//!   - `POST /emulator/workspaces`: adds a workspace, with Deployments like the seeded ones
+//!     (`{"name": "Other", "deployments": [{"name": "dags-enabled", "dagDeploys": true}]}`),
+//!     so that a Deployment name can be made ambiguous; answers the new ids.
 //!
 //! The seed: one organization, one workspace, and the STANDARD Deployments `dags-enabled`
 //! (DAG deploys on, CI/CD enforced, development mode, runtime 12.2.0) and `dags-disabled`.
@@ -48,6 +56,7 @@ mod blob_store;
 mod blobs;
 mod clock;
 mod faults;
+mod iam;
 mod model;
 mod platform;
 mod record;
@@ -80,6 +89,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// templates exactly as the spec writes them (without the `/platform/v1beta1` prefix).
 pub fn served_operations() -> &'static [(&'static str, &'static str)] {
     platform::OPERATIONS
+}
+
+/// `(method, path template)` of every IAM operation the emulator serves, with the path templates
+/// exactly as the spec writes them (without the `/iam/v1beta1` prefix).
+pub fn served_iam_operations() -> &'static [(&'static str, &'static str)] {
+    iam::OPERATIONS
 }
 
 /// How to run the emulator.
@@ -280,16 +295,18 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     };
     let mut state = State::open(config.state_file, settings.clone(), seed::fresh)?;
     state.rebase();
+    let info = info(&state, &settings.base_url);
+    iam::admit_seeded(&mut state, &info.api_token, INFO_TOKEN_LIFETIME);
     state.save()?;
 
     let keys = state.data.keys.clone();
-    let info = info(&state, &settings.base_url);
     let app: App = Arc::new(Shared {
         state: Mutex::new(state),
         keys,
         info,
         exchanges: Mutex::default(),
         airflow_exchanges: Mutex::default(),
+        iam_exchanges: Mutex::default(),
         faults: Mutex::default(),
         blob_requests: Mutex::default(),
     });
@@ -364,6 +381,16 @@ impl RunningEmulator {
 
     pub fn clear_airflow_exchanges(&self) {
         lock(&self.app.airflow_exchanges).clear();
+    }
+
+    /// The exchanges on the IAM routes so far, oldest first. Their `path_template` is the IAM
+    /// spec's, below `/iam/v1beta1`.
+    pub fn iam_exchanges(&self) -> Vec<Exchange> {
+        lock(&self.app.iam_exchanges).clone()
+    }
+
+    pub fn clear_iam_exchanges(&self) {
+        lock(&self.app.iam_exchanges).clear();
     }
 
     /// A Deployment's `webServerAirflowApiUrl`: scheme-less, as Astro writes it.
@@ -492,21 +519,31 @@ impl RunningEmulator {
     }
 
     /// Mints a token for the seeded organization: an API token with these `permissions`, or a
-    /// user session token for `None`.
+    /// user session token for `None`. An API token is added to IAM, with the widest role of
+    /// each permission, so that it authorizes until it is rotated or deleted.
     pub fn mint_token(&self, permissions: Option<Vec<String>>, expires_in: Duration) -> String {
-        let state = lock(&self.app.state);
+        let mut state = lock(&self.app.state);
         let seed = &state.data.seed;
         let subject = match permissions {
             Some(_) => seed::new_id(),
             None => seed.user_id.clone(),
         };
-        auth::mint(
+        let expires_at = clock::now() + expires_in;
+        let token = auth::mint(
             &self.app.keys,
             &seed.organization_id,
             &subject,
-            permissions,
+            permissions.clone(),
             expires_in,
-        )
+        );
+
+        if let Some(permissions) = permissions {
+            iam::admit_minted(&mut state, &subject, &permissions, &token, expires_at);
+            if let Err(error) = state.save() {
+                tracing::warn!(%error, "the emulator could not save the minted token");
+            }
+        }
+        token
     }
 
     /// Stops accepting requests, lets open ones finish (for a few seconds at most), and stops.

@@ -67,6 +67,7 @@ pub struct BlobRequest {
 enum Api {
     Platform,
     Airflow,
+    Iam,
 }
 
 impl Api {
@@ -74,12 +75,13 @@ impl Api {
         match self {
             Api::Platform => PREFIX,
             Api::Airflow => airflow::PREFIX,
+            Api::Iam => crate::iam::PREFIX,
         }
     }
 
     fn answer(self, status: u16, message: &str) -> Response {
         match self {
-            Api::Platform => {
+            Api::Platform | Api::Iam => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 (status, Json(error_body(status, message))).into_response()
@@ -106,6 +108,12 @@ pub(crate) async fn airflow_layer(
     next: Next,
 ) -> Response {
     record(app, request, next, Api::Airflow).await
+}
+
+/// Records the exchange around every IAM route (see [`crate::iam`]), with faults applied
+/// inside, in a record of its own: it is checked against the IAM spec.
+pub(crate) async fn iam_layer(State(app): State<App>, request: Request, next: Next) -> Response {
+    record(app, request, next, Api::Iam).await
 }
 
 async fn record(app: App, request: Request, next: Next, api: Api) -> Response {
@@ -187,6 +195,7 @@ async fn finish(
     let record = match api {
         Api::Platform => &app.exchanges,
         Api::Airflow => &app.airflow_exchanges,
+        Api::Iam => &app.iam_exchanges,
     };
     lock(record).push(exchange);
     Response::from_parts(parts, Body::from(bytes))

@@ -150,10 +150,13 @@ pub(crate) fn fresh(settings: &Settings) -> StateData {
         blobs: Default::default(),
         airflow: Default::default(),
         last_version_id: None,
+        iam: Default::default(),
     }
 }
 
-fn seeded_deployment(
+/// A HEALTHY Deployment like the seeded ones: with `dags`, DAG deploys on, CI/CD enforced and
+/// development mode; without, all three off.
+pub(crate) fn seeded_deployment(
     name: &str,
     dags: bool,
     workspace: &Workspace,

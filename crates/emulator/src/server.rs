@@ -25,7 +25,7 @@ use crate::faults::Fault;
 use crate::platform::ApiError;
 use crate::record::Exchange;
 use crate::state::{Keys, State};
-use crate::{admin, airflow, blobs, clock, platform, record, BlobRequest, EmulatorInfo};
+use crate::{admin, airflow, blobs, clock, iam, platform, record, BlobRequest, EmulatorInfo};
 
 /// The largest blob body accepted in one request (Azure allows more; bundles are smaller).
 const BLOB_BODY_LIMIT: usize = 512 * 1024 * 1024;
@@ -38,6 +38,7 @@ pub(crate) struct Shared {
     pub info: EmulatorInfo,
     pub exchanges: Mutex<Vec<Exchange>>,
     pub airflow_exchanges: Mutex<Vec<Exchange>>,
+    pub iam_exchanges: Mutex<Vec<Exchange>>,
     pub faults: Mutex<Vec<Fault>>,
     pub blob_requests: Mutex<Vec<BlobRequest>>,
 }
@@ -91,6 +92,10 @@ pub(crate) fn router(app: App) -> Router {
         app.clone(),
         record::airflow_layer,
     ));
+    let iam = iam::routes().layer(middleware::from_fn_with_state(
+        app.clone(),
+        record::iam_layer,
+    ));
     let blobs = blobs::routes()
         .layer(DefaultBodyLimit::max(BLOB_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(app.clone(), blobs::layer));
@@ -98,6 +103,7 @@ pub(crate) fn router(app: App) -> Router {
     Router::new()
         .merge(platform)
         .merge(airflow)
+        .merge(iam)
         .merge(blobs)
         .merge(admin::routes())
         .fallback(admin::unknown_route)

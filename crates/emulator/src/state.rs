@@ -46,6 +46,9 @@ pub(crate) struct StateData {
     /// The newest blob version id handed out, so that the next one is later still.
     #[serde(default)]
     pub last_version_id: Option<String>,
+    /// The IAM API's tokens; a state file from before IAM has none until the seed's is added.
+    #[serde(default)]
+    pub iam: crate::iam::IamData,
 }
 
 /// The secrets the emulator signs with; base64 in the file.

@@ -8,5 +8,6 @@ mod deployments;
 mod deploys;
 mod faults;
 mod hibernation;
+mod iam;
 mod persistence;
 mod support;
