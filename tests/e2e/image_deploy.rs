@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-use e2e_tests::image_setup::ImageSetup as Setup;
+use e2e_tests::image_setup::{run_tool, ImageSetup as Setup};
+use e2e_tests::registry::{AuthProxy, Guard, LocalRegistry};
 use e2e_tests::runtime_image::{runtime_reference, PYTEST_FAIL_MARKER};
 use serde_json::Value;
 
@@ -234,6 +235,98 @@ async fn a_prebuilt_image_in_the_registry_is_deployed_without_a_build() {
         "same registry: layers are mounted"
     );
     assert!(out["image"]["layersMounted"].as_u64().unwrap() >= 1);
+}
+
+/// A private registry other than the Deployment's, behind a login, holding the stand-in
+/// runtime `version` copied from the setup's registry.
+async fn private_registry_with(setup: &Setup, version: &str) -> (LocalRegistry, AuthProxy) {
+    let source = LocalRegistry::start();
+    run_tool(std::process::Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!(
+            "docker://{}",
+            runtime_reference(&setup.registry.host(), version)
+        ),
+        &format!("docker://{}", runtime_reference(&source.host(), version)),
+    ]));
+    let proxy = AuthProxy::start(&source, Guard::Everything).await;
+    proxy.expect_login("puller", "pull-secret");
+    (source, proxy)
+}
+
+#[tokio::test]
+async fn a_prebuilt_image_from_another_registry_is_pulled_with_its_own_login_never_the_token() {
+    let setup = Setup::start_with_push_login(Path::new(BIN), "12.2.0").await;
+    let (_source, source_login) = private_registry_with(&setup, "12.3.0").await;
+    let prebuilt = runtime_reference(&source_login.host(), "12.3.0");
+    let args = setup.deploy_args(
+        &setup.deployment(),
+        &["--type", "image", "--image-name", &prebuilt],
+    );
+
+    let out = setup
+        .run_with_env(
+            &args,
+            &[
+                ("ASTRO_SOURCE_REGISTRY_USER", "puller"),
+                ("ASTRO_SOURCE_REGISTRY_PASSWORD", "pull-secret"),
+            ],
+        )
+        .await
+        .ok();
+
+    assert_eq!(out["image"]["route"], "prebuilt");
+    assert!(out["image"]["layersUploaded"].as_u64().unwrap() >= 1);
+    let token = setup.emulator.info().api_token.clone();
+    let pulled_with = source_login.authorizations();
+    assert!(
+        !pulled_with.is_empty(),
+        "the source registry asked for a login"
+    );
+    assert!(
+        pulled_with
+            .iter()
+            .all(|login| login == "puller:pull-secret"),
+        "the source registry got the logins of {:?}",
+        users(&pulled_with)
+    );
+    assert!(!pulled_with.iter().any(|login| login.contains(&token)));
+    let pushed_with = setup.push_login.as_ref().unwrap().authorizations();
+    assert!(
+        pushed_with.contains(&format!("cli:{token}")),
+        "the push logs in as `cli` with the API token"
+    );
+}
+
+#[tokio::test]
+async fn without_a_source_login_another_registry_is_asked_anonymously() {
+    let setup = Setup::start_with_push_login(Path::new(BIN), "12.2.0").await;
+    let (_source, source_login) = private_registry_with(&setup, "12.3.0").await;
+    let prebuilt = runtime_reference(&source_login.host(), "12.3.0");
+
+    let run = setup
+        .deploy(&["--type", "image", "--image-name", &prebuilt])
+        .await;
+
+    assert_ne!(run.code, 0, "a private registry refuses an anonymous pull");
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    let sent = source_login.authorizations();
+    assert!(
+        sent.is_empty(),
+        "logins went to the source registry, of {:?}",
+        users(&sent)
+    );
+    assert_eq!(setup.posted_deploys(), 0);
+}
+
+/// The users of `user:password` logins, for failure messages that show no password.
+fn users(logins: &[String]) -> Vec<&str> {
+    logins
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or(""))
+        .collect()
 }
 
 async fn get_deployment(setup: &Setup) -> Value {

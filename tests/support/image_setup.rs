@@ -10,7 +10,7 @@ use std::time::Duration;
 use emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
-use crate::registry::LocalRegistry;
+use crate::registry::{AuthProxy, Guard, LocalRegistry};
 use crate::runtime_image::{
     build_runtime_image, insecure_registries_conf, runtime_reference, BuildahStore,
 };
@@ -20,6 +20,8 @@ use crate::runtime_image::{
 pub struct ImageSetup {
     bin: PathBuf,
     pub registry: LocalRegistry,
+    /// The login in front of the registry that the Deployments push to, when there is one.
+    pub push_login: Option<AuthProxy>,
     pub emulator: RunningEmulator,
     pub store: BuildahStore,
     pub registries_conf: PathBuf,
@@ -30,6 +32,17 @@ pub struct ImageSetup {
 impl ImageSetup {
     /// Starts everything; `bin` is the `astro-deploy` binary the test runs.
     pub async fn start(bin: &Path, runtime: &str) -> ImageSetup {
+        Self::start_with(bin, runtime, false).await
+    }
+
+    /// Like [`ImageSetup::start`], but the Deployments push through an [`AuthProxy`] that
+    /// wants Astro's login for pushes (user `cli`, the API token as password) and lets anyone
+    /// pull, as the emulator's image check does.
+    pub async fn start_with_push_login(bin: &Path, runtime: &str) -> ImageSetup {
+        Self::start_with(bin, runtime, true).await
+    }
+
+    async fn start_with(bin: &Path, runtime: &str, push_login: bool) -> ImageSetup {
         let registry = LocalRegistry::start();
         let host = registry.host();
         let versions = ["12.1.0", "12.2.0", "12.3.0"];
@@ -52,15 +65,23 @@ impl ImageSetup {
         let dockerfile = format!("FROM {}\n", runtime_reference(&host, runtime));
         std::fs::write(project.path().join("Dockerfile"), dockerfile).unwrap();
 
+        let push_login = match push_login {
+            true => Some(AuthProxy::start(&registry, Guard::Writes).await),
+            false => None,
+        };
         let config = EmulatorConfig {
-            registry_host: Some(host),
+            registry_host: Some(push_login.as_ref().map_or(host, AuthProxy::host)),
             rollout_delay: Duration::from_millis(100),
             ..EmulatorConfig::default()
         };
         let emulator = emulator::start(config).await.unwrap();
+        if let Some(proxy) = &push_login {
+            proxy.expect_login("cli", &emulator.info().api_token);
+        }
         ImageSetup {
             bin: bin.to_owned(),
             registry,
+            push_login,
             emulator,
             store: BuildahStore::temporary(),
             registries_conf,
@@ -79,6 +100,12 @@ impl ImageSetup {
     }
 
     pub async fn deploy_to(&self, deployment_id: &str, extra: &[&str]) -> Run {
+        let args = self.deploy_args(deployment_id, extra);
+        self.run(&args).await
+    }
+
+    /// The arguments of `astro-deploy deploy` to `deployment_id` with `extra` flags.
+    pub fn deploy_args(&self, deployment_id: &str, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "deploy".into(),
             "--deployment-id".into(),
@@ -90,7 +117,7 @@ impl ImageSetup {
         ];
         args.extend(self.builder_flags());
         args.extend(extra.iter().map(|arg| arg.to_string()));
-        self.run(&args).await
+        args
     }
 
     /// The flags that make the binary build with this setup's Buildah storage and registry.
@@ -111,9 +138,15 @@ impl ImageSetup {
     /// GitHub or GitLab variables), and checks that the token appears nowhere in what it
     /// printed.
     pub async fn run(&self, args: &[String]) -> Run {
+        self.run_with_env(args, &[]).await
+    }
+
+    /// [`ImageSetup::run`] with `env` set as well.
+    pub async fn run_with_env(&self, args: &[String], env: &[(&str, &str)]) -> Run {
         let token = self.emulator.info().api_token.clone();
         let output = tokio::process::Command::new(&self.bin)
             .args(args)
+            .envs(env.iter().copied())
             .env("ASTRO_API_URL", self.emulator.base_url())
             .env("ASTRO_API_TOKEN", &token)
             .env("CI", "true")

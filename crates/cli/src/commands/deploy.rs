@@ -1,7 +1,7 @@
 //! `astro-deploy deploy`: plan, check, and (unless a dry run) execute a deploy.
 
 use deploy::image::builder::{BuildSecret, BuilderOptions};
-use deploy::image::produce::ImageRequest;
+use deploy::image::produce::{Credentials, ImageRequest, Secret};
 use deploy::pipeline::{DeployInputs, DeployKind, PolicyInputs, Target, WaitOptions};
 
 use crate::args::{DeployArgs, DeployTypeArg, ImageArgs, OutputFormat};
@@ -137,5 +137,23 @@ pub(super) fn image_request(args: &ImageArgs) -> Result<ImageRequest, Failure> {
         parse: args.parse,
         skip_checks: args.skip_checks,
         full_build: args.full_build,
+        source_credentials: source_registry_login()?,
     })
+}
+
+/// The login for pulling `--image-name` from a registry other than the Deployment's, from
+/// ASTRO_SOURCE_REGISTRY_USER and ASTRO_SOURCE_REGISTRY_PASSWORD: from the environment only,
+/// like the API token, so that the password stays out of process listings.
+fn source_registry_login() -> Result<Option<Credentials>, Failure> {
+    let read = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let user = read("ASTRO_SOURCE_REGISTRY_USER");
+    let password = read("ASTRO_SOURCE_REGISTRY_PASSWORD");
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(Some(Credentials::new(user, Secret::new(password)))),
+        (None, None) => Ok(None),
+        _ => Err(Failure::input(
+            "only one of ASTRO_SOURCE_REGISTRY_USER and ASTRO_SOURCE_REGISTRY_PASSWORD is set",
+        )
+        .hint("set both to pull --image-name with a login, or neither to pull anonymously")),
+    }
 }

@@ -21,9 +21,11 @@ use std::path::Path;
 
 use astro_api::models::Deployment;
 use registry::{
-    BlobOrigin, Credentials, Digest, ImageConfig, ImageManifest, ImageReference, ImageSource,
-    LayerSource, ManifestFormat, OciLayout, Platform, RegistryClient, RegistryConfig, Secret,
+    BlobOrigin, Digest, ImageConfig, ImageManifest, ImageReference, ImageSource, LayerSource,
+    ManifestFormat, OciLayout, Platform, RegistryClient, RegistryConfig,
 };
+/// A registry login, and its password that never prints: for [`ImageRequest`].
+pub use registry::{Credentials, Secret};
 use serde::Serialize;
 
 use super::builder::{self, BuildRequest, BuildSecret, BuilderOptions, ImageBuilder, Mount};
@@ -67,6 +69,9 @@ pub struct ImageRequest {
     pub skip_checks: bool,
     /// Never take the code-only route.
     pub full_build: bool,
+    /// The login for pulling a prebuilt image from a registry other than the Deployment's;
+    /// pulls from there are anonymous without it.
+    pub source_credentials: Option<Credentials>,
 }
 
 /// How the image is made.
@@ -103,6 +108,9 @@ pub struct ImagePlan {
     /// The checks that run inside the built image.
     pub checks: Vec<String>,
     pub checks_skipped: bool,
+    /// The registry of the Deployment's `imageRepository`: the only one that gets the token.
+    #[serde(skip)]
+    astro_registry: String,
     #[serde(skip)]
     deployed: Option<DeployedImage>,
     #[serde(skip)]
@@ -128,29 +136,53 @@ pub struct ProducedImage {
     _workdir: tempfile::TempDir,
 }
 
-/// A registry client for the registry of `repository`, logged in as Astro's registries expect.
+/// A client of Astro's registry, the one of a Deployment's `imageRepository`, logged in as it
+/// expects: user `cli`, the API token as password.
 pub fn registry_client(repository: &str, token: &str) -> Result<RegistryClient, DeployError> {
-    client_for(repository, token, None)
+    client_for(registry_host(repository), Some(astro_login(token)), None)
 }
 
 /// A client for reading the deployed image while planning: one retry only, since a failed
 /// read just means a full build, and a plan should not wait long to learn that.
 fn planning_client(repository: &str, token: &str) -> Result<RegistryClient, DeployError> {
-    client_for(repository, token, Some(2))
+    client_for(registry_host(repository), Some(astro_login(token)), Some(2))
+}
+
+fn astro_login(token: &str) -> Credentials {
+    Credentials::new(REGISTRY_USER, Secret::new(token))
+}
+
+/// The host of `repository` (`images.astronomer.cloud/org/deployment`).
+fn registry_host(repository: &str) -> &str {
+    repository.split('/').next().unwrap_or(repository)
 }
 
 fn client_for(
-    repository: &str,
-    token: &str,
+    host: &str,
+    credentials: Option<Credentials>,
     max_attempts: Option<u32>,
 ) -> Result<RegistryClient, DeployError> {
-    let host = repository.split('/').next().unwrap_or(repository);
-    let mut config = RegistryConfig::new(host)
-        .with_credentials(Credentials::new(REGISTRY_USER, Secret::new(token)));
+    let mut config = RegistryConfig::new(host);
+    config.credentials = credentials;
     if let Some(attempts) = max_attempts {
         config.retry.max_attempts = attempts;
     }
     RegistryClient::new(config).map_err(DeployError::Registry)
+}
+
+/// The login for pulling a prebuilt image from `source`: Astro's only on the Deployment's own
+/// registry, so that the API token never reaches a registry `--image-name` happens to name;
+/// elsewhere the user's source login, or none.
+fn pull_login(
+    source: &str,
+    astro_registry: &str,
+    token: &str,
+    request: &ImageRequest,
+) -> Option<Credentials> {
+    if source.eq_ignore_ascii_case(astro_registry) {
+        return Some(astro_login(token));
+    }
+    request.source_credentials.clone()
 }
 
 /// Decides how the image is made: reads the Dockerfile, the fingerprints and the deployed
@@ -181,6 +213,7 @@ pub async fn plan(
             checks
         },
         checks_skipped: request.skip_checks,
+        astro_registry: registry_host(&deployment.image_repository).to_owned(),
         deployed: None,
         dockerfile: None,
     };
@@ -373,7 +406,8 @@ pub async fn produce(
         }
         ImageRoute::Prebuilt => {
             let name = request.prebuilt.as_deref().unwrap_or_default();
-            prebuilt(name, request, workdir.path(), token, progress).await?
+            let login = |source: &str| pull_login(source, &plan.astro_registry, token, request);
+            prebuilt(name, request, &login, workdir.path(), progress).await?
         }
     };
     let runtime_version = runtime.or_else(|| {
@@ -637,8 +671,8 @@ async fn find_builder(request: &ImageRequest) -> Result<ImageBuilder, DeployErro
 async fn prebuilt(
     name: &str,
     request: &ImageRequest,
+    login: &dyn Fn(&str) -> Option<Credentials>,
     workdir: &Path,
-    token: &str,
     progress: &dyn Progress,
 ) -> Result<(ImageSource, Option<String>), DeployError> {
     if !names_registry(name) {
@@ -653,7 +687,7 @@ async fn prebuilt(
         name: name.to_owned(),
         reason: e.to_string(),
     })?;
-    let client = registry_client(reference.registry(), token)?;
+    let client = client_for(reference.registry(), login(reference.registry()), None)?;
     let repository = reference.repository();
     let (raw, manifest) = client
         .get_image_manifest(repository, &reference.reference(), &Platform::linux_amd64())
@@ -746,7 +780,7 @@ pub async fn push(
     token: &str,
     progress: &dyn registry::PushProgress,
 ) -> Result<registry::PushReport, DeployError> {
-    let client = registry_client(target.registry(), token)?;
+    let client = client_for(target.registry(), Some(astro_login(token)), None)?;
     registry::push_image(&client, &image.source, target, progress)
         .await
         .map_err(DeployError::Registry)
@@ -763,6 +797,23 @@ mod tests {
         assert!(!names_registry("localhost/astro-deploy/cdep:abc"));
         assert!(!names_registry("my-image:latest"));
         assert!(!names_registry("team/image:1"));
+    }
+
+    #[test]
+    fn the_api_token_goes_only_to_the_deployments_registry() {
+        let astro = "images.astronomer.cloud";
+        let mut request = ImageRequest::default();
+
+        let own = pull_login("Images.Astronomer.Cloud", astro, "astro-token", &request);
+        let own = own.expect("Astro's registry gets Astro's login");
+        assert_eq!(own.username, "cli");
+        assert_eq!(own.password.expose(), "astro-token");
+        assert!(pull_login("quay.io", astro, "astro-token", &request).is_none());
+
+        request.source_credentials = Some(Credentials::new("puller", "pull-secret"));
+        let other = pull_login("quay.io", astro, "astro-token", &request).unwrap();
+        assert_eq!(other.username, "puller");
+        assert_eq!(other.password.expose(), "pull-secret");
     }
 
     #[test]
