@@ -63,7 +63,6 @@ struct Inner {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Api {
     Platform,
-    #[allow(dead_code)] // The IAM calls arrive with token management.
     Iam,
 }
 

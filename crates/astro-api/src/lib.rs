@@ -1,4 +1,4 @@
-//! A typed client for the Astro Platform API (and, as they are needed, the IAM API), plus the
+//! A typed client for the Astro Platform API and the IAM API's token calls ([`iam`]), plus the
 //! Azure Blob Storage upload protocol that Astro's DAG bundle upload URLs speak.
 //!
 //! The [`airflow`] module is a client of each Deployment's own Airflow REST API, shaped by
@@ -15,6 +15,7 @@ mod retry;
 
 pub mod airflow;
 pub mod blob;
+pub mod iam;
 pub mod models;
 pub mod platform;
 pub mod token;

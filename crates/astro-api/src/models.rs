@@ -58,6 +58,8 @@ macro_rules! api_enum {
     };
 }
 
+pub(crate) use api_enum;
+
 api_enum!(
     /// The state of a Deployment.
     DeploymentStatus {
