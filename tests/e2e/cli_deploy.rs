@@ -765,7 +765,10 @@ async fn an_upload_that_never_gets_through_fails_unavailable_without_its_signatu
         .iter()
         .filter(|r| r.method == "PUT" && r.status == 0)
         .count();
-    assert!(cut > 1, "the upload was retried before giving up ({cut} attempts)");
+    assert!(
+        cut > 1,
+        "the upload was retried before giving up ({cut} attempts)"
+    );
 }
 
 /// Adds a workspace to the emulator's organization with one Deployment like `dags-enabled`
@@ -838,11 +841,49 @@ async fn a_name_used_in_two_workspaces_needs_the_workspace_id() {
 
     assert_eq!(resolved.code, 0, "{}", resolved.stderr);
     assert_eq!(resolved.json()["deploymentId"], twin);
-    assert!(emulator.blob(resolved.json()["deployId"].as_str().unwrap()).is_some());
+    assert!(emulator
+        .blob(resolved.json()["deployId"].as_str().unwrap())
+        .is_some());
     let deploys: Vec<String> = changing_requests(&emulator.exchanges())
         .into_iter()
         .filter(|r| r.starts_with("POST") && r.ends_with("/deploys"))
         .collect();
     assert_eq!(deploys.len(), 1, "{deploys:?}");
     assert!(deploys[0].contains(&twin), "{deploys:?}");
+}
+
+#[tokio::test]
+async fn an_upload_answered_without_a_version_is_never_finalized() {
+    let emulator = emulator().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let project = example_project();
+    emulator.add_fault(fault(
+        r#"{"method": "PUT", "pathContains": "/blobs/",
+        "kind": "omitHeader", "header": "x-ms-version-id", "times": 1}"#,
+    ));
+
+    let run = deploy(&emulator, &id, &project, &["--output", "json"]).await;
+
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: the upload store returned no bundle version (`x-ms-version-id`)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: the upload URL points at storage without blob versioning"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["error"]["exitCode"], 8);
+    let uploads = emulator.blob_requests();
+    assert_eq!(uploads.len(), 1, "uploaded once: {uploads:?}");
+    assert!(uploads[0].fault && uploads[0].status == 201, "{uploads:?}");
+    let finalizes: Vec<String> = changing_requests(&emulator.exchanges())
+        .into_iter()
+        .filter(|r| r.ends_with("/finalize"))
+        .collect();
+    assert_eq!(finalizes, Vec::<String>::new());
 }

@@ -621,7 +621,10 @@ mod tests {
                 err.to_string(),
                 format!("the symlink `{link}` points outside the project (to `{target}`)")
             );
-            assert!(err.hint().unwrap().contains("relative path inside the project"));
+            assert!(err
+                .hint()
+                .unwrap()
+                .contains("relative path inside the project"));
         }
     }
 

@@ -1,4 +1,5 @@
-//! Injected faults: answer with an error status, answer late, or drop the connection.
+//! Injected faults: answer with an error status, answer late, drop the connection, or serve
+//! the request but leave a header out of the answer.
 //!
 //! A fault matches requests by method and by a substring of the path; `times` counts the
 //! matching requests it affects, after which it is gone. The first matching fault in the order
@@ -59,6 +60,9 @@ pub enum FaultKind {
     Latency { latency_ms: u64 },
     /// Closes the connection without answering.
     Drop,
+    /// Serves the request normally, then removes `header` from the answer (e.g.
+    /// `x-ms-version-id`, which storage without blob versioning does not send).
+    OmitHeader { header: String },
 }
 
 impl Fault {
@@ -90,6 +94,13 @@ impl Fault {
     /// Drops the connection.
     pub fn drop_connection() -> Self {
         Self::new(FaultKind::Drop)
+    }
+
+    /// Serves the request but leaves `header` out of the answer.
+    pub fn omit_header(header: &str) -> Self {
+        Self::new(FaultKind::OmitHeader {
+            header: header.to_owned(),
+        })
     }
 
     /// Only for requests of this method.
@@ -124,6 +135,11 @@ impl Fault {
             FaultKind::Status { status, .. } if !(400..=599).contains(status) => Some(format!(
                 "`status` must be between 400 and 599, not {status}"
             )),
+            FaultKind::OmitHeader { header }
+                if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() =>
+            {
+                Some(format!("`header` must be a header name, not `{header}`"))
+            }
             _ if self.times == 0 => Some("`times` must be at least 1".to_owned()),
             _ => None,
         }
@@ -198,6 +214,11 @@ pub(crate) async fn apply(
         FaultKind::Latency { latency_ms } => {
             tokio::time::sleep(Duration::from_millis(latency_ms)).await;
             (next.run(request).await, Outcome::Faulted)
+        }
+        FaultKind::OmitHeader { header } => {
+            let mut response = next.run(request).await;
+            response.headers_mut().remove(header.as_str());
+            (response, Outcome::Faulted)
         }
         FaultKind::Drop => {
             match request.extensions().get::<ConnectInfo<Conn>>() {

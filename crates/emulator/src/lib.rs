@@ -29,7 +29,7 @@
 //!   - `GET|POST|DELETE /emulator/faults`: the pending faults, adding one (a [`Fault`] as JSON,
 //!     e.g. `{"method": "POST", "pathContains": "/deploys", "kind": "status", "status": 503,
 //!     "times": 2}`; kinds `status` with optional `retryAfter` and `message`, `latency` with
-//!     `latencyMs`, `drop`), and clearing them;
+//!     `latencyMs`, `drop`, `omitHeader` with `header`), and clearing them;
 //!   - `GET|DELETE /emulator/blob-requests`: the log of blob requests ([`BlobRequest`]);
 //!   - `POST /emulator/deployments/{id}/hibernate`, `POST /emulator/deployments/{id}/wake`:
 //!     the hibernation schedule of a development Deployment puts it to sleep or wakes it;

@@ -134,3 +134,40 @@ async fn faults_reach_the_blob_endpoint() {
         .collect();
     assert_eq!(faults, [true, false]);
 }
+
+#[tokio::test]
+async fn an_omit_header_fault_serves_the_request_without_that_header() {
+    let harness = start().await;
+    let deploy = harness.create_deploy(&harness.enabled(), "DAG_ONLY").await;
+    let url = deploy["dagsUploadUrl"].as_str().expect("an upload URL");
+    harness.emulator.add_fault(
+        Fault::omit_header("x-ms-version-id")
+            .method("PUT")
+            .path_contains("/blobs/"),
+    );
+    let put = || {
+        harness
+            .http
+            .put(url)
+            .header("x-ms-blob-type", "BlockBlob")
+            .body("bundle")
+            .send()
+    };
+
+    let faulted = put().await.expect("an answer");
+    assert_eq!(faulted.status(), StatusCode::CREATED);
+    assert!(faulted.headers().get("x-ms-version-id").is_none());
+    assert!(faulted.headers().get("x-ms-request-id").is_some());
+    let id = deploy["id"].as_str().expect("a deploy id");
+    assert_eq!(harness.emulator.blob(id).as_deref(), Some(&b"bundle"[..]));
+
+    let served = put().await.expect("an answer");
+    assert!(!header(&served, "x-ms-version-id").is_empty(), "only once");
+    let faults: Vec<bool> = harness
+        .emulator
+        .blob_requests()
+        .iter()
+        .map(|r| r.fault)
+        .collect();
+    assert_eq!(faults, [true, false]);
+}
