@@ -493,3 +493,147 @@ async fn a_push_that_changes_nothing_in_the_project_skips_and_says_so_in_the_dot
     );
     assert_eq!(lines.len(), 2, "{dotenv}");
 }
+
+// --- Previews per merge request ----------------------------------------------------------------
+
+/// The variables GitLab sets in a merge request pipeline of `branch` into `main`, from the
+/// same project (not a fork).
+fn merge_request_variables(branch: &str, iid: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", iid.to_owned()),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", branch.to_owned()),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".to_owned()),
+        ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "4242".to_owned()),
+        ("CI_MERGE_REQUEST_PROJECT_ID", "4242".to_owned()),
+    ]
+}
+
+/// The emulator's Deployments, as its Platform API lists them.
+async fn listed_deployments(emulator: &RunningEmulator) -> Vec<serde_json::Value> {
+    let info = emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments",
+        emulator.base_url(),
+        info.organization_id
+    );
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&info.api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed["deployments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_merge_request_gets_a_preview_environment_that_its_stop_job_deletes() {
+    let setup = e2e_tests::image_setup::ImageSetup::start(Path::new(BIN), "12.2.0").await;
+    let base = setup.deployment();
+    let branch = "feature/preview-me";
+    let repo = Repo::new(branch);
+    let token = setup.emulator.info().api_token.clone();
+    // A prebuilt image: the astro-deploy image holds no builder, and a new preview needs one.
+    let image = e2e_tests::runtime_image::runtime_reference(&setup.registry.host(), "12.2.0");
+    let mut variables: Vec<(&str, String)> = vec![
+        ("ASTRO_API_URL", setup.emulator.base_url().to_owned()),
+        ("ASTRO_API_TOKEN", token.clone()),
+        ("ASTRO_DEPLOYMENT_ID", base.clone()),
+        ("ASTRO_PREVIEWS", "true".to_owned()),
+        ("ASTRO_IMAGE_NAME", image),
+    ];
+    variables.extend(merge_request_variables(branch, "7"));
+    let variables: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let before = listed_deployments(&setup.emulator).await.len();
+
+    let listed = repo.run(binary_dir(), &variables, &["--list-json"]).await;
+    let whens = job_whens(&listed);
+    let when = |job: &str| {
+        whens
+            .iter()
+            .find(|(name, _)| name == job)
+            .map(|(_, when)| when.as_str())
+    };
+    assert_eq!(when("astro-deploy"), Some("never"), "{listed}");
+    assert_eq!(when("astro-deploy:preview"), Some("on_success"), "{listed}");
+    assert_eq!(
+        when("astro-deploy:preview-stop"),
+        Some("manual"),
+        "{listed}"
+    );
+
+    let created = repo
+        .run(binary_dir(), &variables, &["astro-deploy:preview"])
+        .await;
+
+    assert!(created.success, "the preview job failed:\n{created}");
+    assert!(!created.stdout.contains(&token) && !created.stderr.contains(&token));
+    // gitlab-ci-local names a job's artifact folder with the `:` of `astro-deploy:preview`
+    // base64url-encoded (`Og`).
+    let dotenv = std::fs::read_to_string(repo.path().join(
+        ".gitlab-ci-local/artifacts/astro-deployOgpreview/.gitlab-ci-reports/dotenv/\
+         astro-deploy.env",
+    ))
+    .unwrap_or_else(|e| panic!("no dotenv report from the preview job ({e}):\n{created}"));
+    let value = |name: &str| {
+        dotenv
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in the dotenv report:\n{dotenv}"))
+            .to_owned()
+    };
+    let preview_id = value("ASTRO_PREVIEW_ID");
+    let preview_url = value("ASTRO_PREVIEW_URL");
+    assert!(
+        preview_url.starts_with("http://127.0.0.1:"),
+        "{preview_url}"
+    );
+    let deployments = listed_deployments(&setup.emulator).await;
+    assert_eq!(deployments.len(), before + 1, "one preview Deployment");
+    let preview = deployments
+        .iter()
+        .find(|d| d["id"] == serde_json::json!(preview_id))
+        .expect("the dotenv's preview exists in Astro");
+    assert_eq!(
+        preview["name"].as_str(),
+        Some(value("ASTRO_PREVIEW_NAME").as_str())
+    );
+    assert!(
+        preview["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains(branch),
+        "the preview records its branch: {preview}"
+    );
+    assert_eq!(value("ASTRO_DEPLOYED_DEPLOYMENT_ID"), preview_id);
+
+    // The merge request closes: GitLab runs the environment's stop action, twice here, as a
+    // retried job would.
+    for attempt in 1..=2 {
+        let stopped = repo
+            .run(binary_dir(), &variables, &["astro-deploy:preview-stop"])
+            .await;
+        assert!(stopped.success, "stop #{attempt} failed:\n{stopped}");
+        let expected = match attempt {
+            1 => format!("Deleted preview `{}`", value("ASTRO_PREVIEW_NAME")),
+            _ => "nothing to delete".to_owned(),
+        };
+        assert!(
+            stopped.stdout.contains(&expected),
+            "stop #{attempt}:\n{stopped}"
+        );
+    }
+    let after = listed_deployments(&setup.emulator).await;
+    assert_eq!(
+        after.len(),
+        before,
+        "the preview is gone and nothing else is"
+    );
+    assert!(after.iter().any(|d| d["id"] == serde_json::json!(base)));
+}
