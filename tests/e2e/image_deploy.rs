@@ -235,6 +235,18 @@ async fn a_prebuilt_image_in_the_registry_is_deployed_without_a_build() {
         "same registry: layers are mounted"
     );
     assert!(out["image"]["layersMounted"].as_u64().unwrap() >= 1);
+
+    // The runtimes are those offered to this Deployment, not to new ones.
+    let exchanges = setup.emulator.exchanges();
+    let options: Vec<_> = exchanges
+        .iter()
+        .filter(|e| e.path.ends_with("/deployment-options"))
+        .collect();
+    assert_eq!(options.len(), 1);
+    assert_eq!(
+        options[0].query,
+        vec![("deploymentId".to_owned(), setup.deployment())]
+    );
 }
 
 /// A private registry other than the Deployment's, behind a login, holding the stand-in

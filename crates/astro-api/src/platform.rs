@@ -67,6 +67,7 @@ impl Client {
             .await
     }
 
+    /// The options for new Deployments of the organization.
     pub async fn deployment_options(&self) -> Result<DeploymentOptions, Error> {
         let path = format!("{}/deployment-options", self.org_path());
         let operation = "getting Deployment options".to_owned();
@@ -77,6 +78,19 @@ impl Client {
             Subject::Organization,
         ))
         .await
+    }
+
+    /// The options for one Deployment: what it may change to, which for runtimes includes the
+    /// one it runs even when new Deployments are no longer offered it.
+    pub async fn deployment_options_for(
+        &self,
+        deployment_id: &str,
+    ) -> Result<DeploymentOptions, Error> {
+        let path = format!("{}/deployment-options", self.org_path());
+        let operation = format!("getting the Deployment options of `{deployment_id}`");
+        let call = Call::new(Method::GET, path, operation, Subject::Deployment)
+            .query("deploymentId", deployment_id);
+        self.send(call).await
     }
 
     /// All Deployments that match the filter, across pages.

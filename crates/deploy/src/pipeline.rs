@@ -301,7 +301,7 @@ pub async fn plan(
                 route: image.route.to_string(),
                 reason: image.full_build_reason.clone(),
             });
-            let options = client.deployment_options().await?;
+            let options = client.deployment_options_for(&deployment.id).await?;
             let offered = options
                 .runtime_releases
                 .into_iter()
@@ -468,7 +468,12 @@ async fn make_image(
     .await?;
 
     match &produced.runtime_version {
-        Some(runtime) => produce::check_runtime(runtime, &plan.target, &plan.offered_runtimes)?,
+        Some(runtime) => {
+            let offered = &plan.offered_runtimes;
+            if let Some(warning) = produce::check_runtime(runtime, &plan.target, offered)? {
+                progress.event(Event::Warning(warning));
+            }
+        }
         None => progress.event(Event::Warning(
             "the image names no Astro Runtime version; Astro checks it when the deploy is \
              finalized"

@@ -17,8 +17,10 @@
 //! refused as [`DockerfileError::Unsupported`].
 //!
 //! Runtime versions come from the tag of an image named `astro-runtime` or `runtime`, in any
-//! registry: its leading `X.Y.Z`, then an optional `-variant` (`base`, `python-3.11`). Runtime 3
-//! tags (`3.0-1`) are not recognised yet; parsing them needs an order across both schemes.
+//! registry: its leading version, then an optional `-variant` (`base`, `python-3.11`). Versions
+//! have two schemes: `X.Y.Z` up to Runtime 13 (Airflow 2), and `X.Y-N` from Runtime 3.0-1 on,
+//! where `X.Y` is the Airflow 3 release and `N` counts Astro's builds of it. The second scheme
+//! came later, so every `X.Y-N` is newer than every `X.Y.Z`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,22 +103,42 @@ impl RuntimeImage {
     }
 }
 
-/// An Astro Runtime version; versions compare number by number (`12.10.0` > `12.2.0`).
+/// An Astro Runtime version. Versions of one scheme compare number by number (`12.10.0` >
+/// `12.2.0`, `3.1-2` > `3.0-10`); every [`Scheme::AirflowRelease`] version is newer than every
+/// [`Scheme::Semver`] one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RuntimeVersion {
+    /// First, so that it orders before the numbers.
+    pub scheme: Scheme,
     pub major: u32,
     pub minor: u32,
+    /// The patch of `X.Y.Z`, or the build `N` of `X.Y-N`.
     pub patch: u32,
 }
 
+/// How a runtime version is written, in the order Astro used them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scheme {
+    /// `X.Y.Z`: Runtime 4.0.0 to 13.x, with Airflow 2.
+    Semver,
+    /// `X.Y-N`: from Runtime 3.0-1, with Airflow 3; `X.Y` is the Airflow release.
+    AirflowRelease,
+}
+
 impl RuntimeVersion {
-    /// Reads a leading `X.Y.Z` and returns it with the rest of the text.
+    /// Reads a leading `X.Y.Z` or `X.Y-N` and returns it with the rest of the text.
     fn parse_leading(text: &str) -> Option<(Self, &str)> {
         let (major, rest) = leading_number(text)?;
         let (minor, rest) = leading_number(rest.strip_prefix('.')?)?;
-        let (patch, rest) = leading_number(rest.strip_prefix('.')?)?;
+        let (scheme, rest) = match (rest.strip_prefix('.'), rest.strip_prefix('-')) {
+            (Some(rest), _) => (Scheme::Semver, rest),
+            (None, Some(rest)) => (Scheme::AirflowRelease, rest),
+            (None, None) => return None,
+        };
+        let (patch, rest) = leading_number(rest)?;
         Some((
             Self {
+                scheme,
                 major,
                 minor,
                 patch,
@@ -128,7 +150,11 @@ impl RuntimeVersion {
 
 impl fmt::Display for RuntimeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+        let separator = match self.scheme {
+            Scheme::Semver => '.',
+            Scheme::AirflowRelease => '-',
+        };
+        write!(f, "{}.{}{separator}{}", self.major, self.minor, self.patch)
     }
 }
 
@@ -138,9 +164,9 @@ impl Serialize for RuntimeVersion {
     }
 }
 
-/// Text that is not an `X.Y.Z` version.
+/// Text that is not an `X.Y.Z` or `X.Y-N` version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a runtime version (X.Y.Z)")]
+#[error("`{0}` is not a runtime version (X.Y.Z or X.Y-N)")]
 pub struct RuntimeVersionError(pub String);
 
 impl FromStr for RuntimeVersion {
@@ -898,7 +924,21 @@ mod tests {
             ("quay.io/astronomer/astro-runtime:12.2", None),
             ("quay.io/astronomer/astro-runtime:12.2.0rc1", None),
             ("quay.io/astronomer/astro-runtime:12.2.0-", None),
-            ("astrocrpublic.azurecr.io/runtime:3.0-10", None),
+            (
+                "astrocrpublic.azurecr.io/runtime:3.0-10",
+                Some(("3.0-10", None)),
+            ),
+            (
+                "quay.io/astronomer/astro-runtime:3.0-1",
+                Some(("3.0-1", None)),
+            ),
+            (
+                "astrocrpublic.azurecr.io/runtime:3.1-2-python-3.12-base",
+                Some(("3.1-2", Some("python-3.12-base"))),
+            ),
+            ("astrocrpublic.azurecr.io/runtime:3.1", None),
+            ("astrocrpublic.azurecr.io/runtime:3.1-", None),
+            ("astrocrpublic.azurecr.io/runtime:3.1-x", None),
             ("python:3.12.1", None),
             ("apache/airflow:2.10.0", None),
         ];
@@ -932,11 +972,26 @@ mod tests {
         assert!(version("12.2.1") > version("12.2.0"));
         assert!(version("9.99.99") < version("10.0.0"));
         assert_eq!(version("012.2.0"), version("12.2.0"));
-        for bad in ["12.2", "12.2.0-base", "v12.2.0", "", "1.2.3.4"] {
+        assert!(version("3.0-10") > version("3.0-9"));
+        assert!(version("3.1-1") > version("3.0-10"));
+        assert!(
+            version("3.0-1") > version("13.9.9"),
+            "Runtime 3 came after 13"
+        );
+        assert_eq!(version("3.0-1").to_string(), "3.0-1");
+        for bad in [
+            "12.2",
+            "12.2.0-base",
+            "v12.2.0",
+            "",
+            "1.2.3.4",
+            "3.0-1-base",
+            "3.0-",
+        ] {
             let error = bad.parse::<RuntimeVersion>().unwrap_err();
             assert_eq!(
                 error.to_string(),
-                format!("`{bad}` is not a runtime version (X.Y.Z)")
+                format!("`{bad}` is not a runtime version (X.Y.Z or X.Y-N)")
             );
         }
         assert_eq!(

@@ -735,34 +735,41 @@ fn short(fingerprint: &str) -> &str {
     &fingerprint[..fingerprint.len().min(12)]
 }
 
-/// Refuses a runtime that Astro does not offer, or older than the Deployment's.
+/// Refuses a runtime that Astro does not offer for the Deployment, or older than the
+/// Deployment's. Answers a warning when the versions cannot be compared, so that a version this
+/// code cannot read is said out loud rather than let through in silence.
 pub fn check_runtime(
     runtime: &str,
     deployment: &Deployment,
     offered: &[String],
-) -> Result<(), DeployError> {
-    let wanted: dockerfile::RuntimeVersion = match runtime.parse() {
-        Ok(version) => version,
-        Err(_) => return Ok(()),
-    };
+) -> Result<Option<String>, DeployError> {
     if !offered.iter().any(|v| v == runtime) {
         return Err(DeployError::RuntimeNotOffered {
             runtime: runtime.to_owned(),
             offered: offered.to_vec(),
         });
     }
-    if let Ok(current) = deployment
-        .astro_runtime_version
-        .parse::<dockerfile::RuntimeVersion>()
-    {
-        if wanted < current {
-            return Err(DeployError::RuntimeDowngrade {
-                runtime: runtime.to_owned(),
-                current: deployment.astro_runtime_version.clone(),
-            });
+
+    let current = &deployment.astro_runtime_version;
+    let (wanted, now) = match (
+        runtime.parse::<dockerfile::RuntimeVersion>(),
+        current.parse::<dockerfile::RuntimeVersion>(),
+    ) {
+        (Ok(wanted), Ok(now)) => (wanted, now),
+        (Err(error), _) | (_, Err(error)) => {
+            return Ok(Some(format!(
+                "Astro Runtime `{runtime}` was not compared with the Deployment's `{current}` \
+                 ({error}); Astro checks for a downgrade when the deploy is finalized"
+            )))
         }
+    };
+    if wanted < now {
+        return Err(DeployError::RuntimeDowngrade {
+            runtime: runtime.to_owned(),
+            current: current.clone(),
+        });
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where the pushed image should go, from the create-deploy answer.
@@ -831,8 +838,14 @@ mod tests {
             "12.10.0".to_owned(),
         ];
 
-        assert!(check_runtime("12.2.0", &deployment, &offered).is_ok());
-        assert!(check_runtime("12.10.0", &deployment, &offered).is_ok());
+        assert!(matches!(
+            check_runtime("12.2.0", &deployment, &offered),
+            Ok(None)
+        ));
+        assert!(matches!(
+            check_runtime("12.10.0", &deployment, &offered),
+            Ok(None)
+        ));
         assert!(matches!(
             check_runtime("12.1.0", &deployment, &offered),
             Err(DeployError::RuntimeDowngrade { .. })
@@ -841,5 +854,46 @@ mod tests {
             check_runtime("13.0.0", &deployment, &offered),
             Err(DeployError::RuntimeNotOffered { .. })
         ));
+    }
+
+    #[test]
+    fn runtime_3_versions_are_checked_and_unreadable_ones_warned_about() {
+        let on = |runtime: &str| -> Deployment {
+            serde_json::from_value(serde_json::json!({
+                "id": "cdep", "name": "d", "organizationId": "o", "workspaceId": "w",
+                "status": "HEALTHY", "isDagDeployEnabled": true, "isCicdEnforced": false,
+                "astroRuntimeVersion": runtime, "imageRepository": "r", "imageTag": "t",
+                "webServerUrl": "u"
+            }))
+            .unwrap()
+        };
+        let offered: Vec<String> = ["12.2.0", "3.0-9", "3.0-10", "3.1-1", "nightly"]
+            .map(str::to_owned)
+            .into();
+
+        assert!(matches!(
+            check_runtime("3.0-10", &on("12.2.0"), &offered),
+            Ok(None)
+        ));
+        assert!(matches!(
+            check_runtime("3.1-1", &on("3.0-10"), &offered),
+            Ok(None)
+        ));
+        assert!(matches!(
+            check_runtime("3.0-9", &on("3.0-10"), &offered),
+            Err(DeployError::RuntimeDowngrade { .. })
+        ));
+        assert!(matches!(
+            check_runtime("12.2.0", &on("3.0-9"), &offered),
+            Err(DeployError::RuntimeDowngrade { .. })
+        ));
+
+        let warning = check_runtime("nightly", &on("12.2.0"), &offered).unwrap();
+        let warning = warning.expect("an unreadable version is said out loud");
+        assert!(warning.contains("`nightly` was not compared"), "{warning}");
+        assert!(
+            warning.contains("Astro checks for a downgrade"),
+            "{warning}"
+        );
     }
 }

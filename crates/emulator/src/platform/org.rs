@@ -136,16 +136,53 @@ pub(super) async fn deployment_options(
     State(app): State<App>,
     caller: Caller,
     Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     app.read(|state| check_org(state, &caller, Op::GetDeploymentOptions, &org))?;
+    let query = Query::parse(raw.as_deref());
 
-    app.read(|state| check_org(state, &caller, Op::GetDeploymentOptions, &org))?;
-    Ok(ok(options()))
+    let deployment = match query.single("deploymentId") {
+        Some(id) => Some(app.read(|state| {
+            let op = Op::GetDeploymentOptions;
+            let index = super::deployments::find(state, &caller, op, &org, id)?;
+            let deployment = &state.data.deployments[index].deployment;
+            Ok(OwnRuntime {
+                version: deployment.astro_runtime_version.clone(),
+                airflow: deployment.airflow_version.clone(),
+                // The emulator does not know when that release came out; no later than the
+                // Deployment that runs it.
+                released: deployment.created_at.clone(),
+            })
+        })?),
+        None => None,
+    };
+    Ok(ok(options(deployment)))
 }
 
-/// `DeploymentOptions` for Astro Hosted STANDARD deployments.
-fn options() -> Value {
-    let releases: Vec<Value> = RUNTIME_RELEASES
+/// The runtime release a Deployment runs.
+struct OwnRuntime {
+    version: String,
+    airflow: String,
+    released: String,
+}
+
+/// `DeploymentOptions` for Astro Hosted STANDARD deployments. For one Deployment, the releases
+/// include the one it runs, as Astro's do: a Deployment may stay on its runtime even after that
+/// runtime is no longer offered to new Deployments.
+fn options(deployment: Option<OwnRuntime>) -> Value {
+    let mut releases: Vec<(String, String, String)> = RUNTIME_RELEASES
+        .iter()
+        .map(|(version, airflow, date)| {
+            (version.to_string(), airflow.to_string(), date.to_string())
+        })
+        .collect();
+    if let Some(own) = deployment {
+        if !releases.iter().any(|(version, ..)| *version == own.version) {
+            releases.insert(0, (own.version, own.airflow, own.released));
+        }
+    }
+
+    let releases: Vec<Value> = releases
         .iter()
         .map(|(version, airflow, date)| {
             json!({
@@ -210,4 +247,47 @@ fn worker(name: &str, default: u32, ceiling: u32, cpu: &str, memory: &str) -> Va
     let mut worker = machine(name, cpu, memory);
     worker["concurrency"] = range(1, default, ceiling);
     worker
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(options: &Value) -> Vec<&str> {
+        options["runtimeReleases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|release| release["version"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_deployment_is_always_offered_the_runtime_it_runs() {
+        let for_org = options(None);
+        assert!(!versions(&for_org).contains(&"11.4.0"));
+
+        let own = |version: &str, airflow: &str| {
+            Some(OwnRuntime {
+                version: version.to_owned(),
+                airflow: airflow.to_owned(),
+                released: "2024-05-01T00:00:00Z".to_owned(),
+            })
+        };
+        let for_deployment = options(own("11.4.0", "2.9.1"));
+        assert_eq!(versions(&for_deployment)[0], "11.4.0");
+        assert_eq!(
+            for_deployment["runtimeReleases"][0]["airflowVersion"],
+            "2.9.1"
+        );
+        assert_eq!(
+            versions(&for_deployment).len(),
+            versions(&for_org).len() + 1
+        );
+
+        assert_eq!(
+            versions(&options(own("12.2.0", "2.10.2"))),
+            versions(&for_org)
+        );
+    }
 }
