@@ -52,6 +52,20 @@ const CLIENT_OPERATIONS: &[&str] = &[
     "UpdateDeploymentHibernationOverride",
 ];
 
+/// The `operationId`s of the IAM calls `astro_api::Client` implements. A call that stops being
+/// exercised by [`every_client_request_conforms_to_the_iam_spec`] fails it.
+const IAM_CLIENT_OPERATIONS: &[&str] = &[
+    "CreateApiToken",
+    "DeleteApiToken",
+    "GetApiToken",
+    "ListApiTokens",
+    "RotateApiToken",
+    "UpdateApiToken",
+];
+
+/// Where the IAM API lives below the base URL.
+const IAM_PREFIX: &str = "/iam/v1beta1";
+
 /// A runtime the emulator offers (see its `deployment-options`).
 const RUNTIME: &str = "12.2.0";
 
@@ -352,7 +366,7 @@ async fn every_emulator_response_conforms_to_the_platform_spec() {
 
     let spec = Spec::platform();
     let validated = check_responses(&spec, &emulator.exchanges());
-    assert_every_served_operation_succeeded(&validated);
+    assert_every_served_operation_succeeded(&validated, emulator::served_operations());
     print_summary(&validated);
 }
 
@@ -658,20 +672,21 @@ fn check_responses(spec: &Spec, exchanges: &[Exchange]) -> Validated {
 
     assert!(
         violations.is_empty(),
-        "{} of the emulator's answers depart from the Platform spec:\n{}",
+        "{} of the emulator's answers depart from {}:\n{}",
         violations.len(),
+        spec.name(),
         violations.join("\n")
     );
     validated
 }
 
-fn assert_every_served_operation_succeeded(validated: &Validated) {
+fn assert_every_served_operation_succeeded(validated: &Validated, served: &[(&str, &str)]) {
     let succeeded: BTreeSet<(&str, &str)> = validated
         .iter()
         .filter(|(_, statuses)| statuses.iter().any(|s| (200..300).contains(s)))
         .map(|((method, path, _), _)| (method.as_str(), path.as_str()))
         .collect();
-    let missing: Vec<String> = emulator::served_operations()
+    let missing: Vec<String> = served
         .iter()
         .filter(|(method, path)| !succeeded.contains(&(*method, *path)))
         .map(|(method, path)| format!("{method} {path}"))
@@ -772,7 +787,7 @@ async fn every_client_request_conforms_to_the_platform_spec() {
     let exchanges = emulator.exchanges();
     assert_all_succeeded(&exchanges);
     let hit = check_requests(&Spec::platform(), &exchanges);
-    assert_client_operations(&hit);
+    assert_client_operations(&hit, CLIENT_OPERATIONS);
     eprintln!(
         "validated {} client requests over {} operations",
         exchanges.len(),
@@ -1063,9 +1078,9 @@ async fn override_hibernation(emulator: &RunningEmulator, client: &Client, ids: 
         .expect("the override is removed");
 }
 
-/// The client hit exactly [`CLIENT_OPERATIONS`].
-fn assert_client_operations(hit: &BTreeSet<String>) {
-    let expected: BTreeSet<&str> = CLIENT_OPERATIONS.iter().copied().collect();
+/// The client hit exactly these operations ([`CLIENT_OPERATIONS`], [`IAM_CLIENT_OPERATIONS`]).
+fn assert_client_operations(hit: &BTreeSet<String>, operations: &[&str]) {
+    let expected: BTreeSet<&str> = operations.iter().copied().collect();
     let missing: Vec<&str> = expected
         .iter()
         .copied()
@@ -1120,8 +1135,9 @@ fn check_requests(spec: &Spec, exchanges: &[Exchange]) -> BTreeSet<String> {
 
     assert!(
         violations.is_empty(),
-        "{} of the client's requests depart from the Platform spec:\n{}",
+        "{} of the client's requests depart from {}:\n{}",
         violations.len(),
+        spec.name(),
         violations.join("\n")
     );
     hit
@@ -1166,5 +1182,361 @@ async fn an_unknown_request_field_is_reported() {
             .iter()
             .any(|v| v.to_string().contains("dagsUploadUrl")),
         "the unknown field is not reported: {violations:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group 3: the IAM API's tokens, both sides.
+
+/// Raw HTTP to an IAM path (below `/iam/v1beta1`), as `token`; checks the status the scenario
+/// expects and answers the JSON body (`null` when there is none).
+/// Raw HTTP to the IAM routes.
+struct IamRaw {
+    base: String,
+}
+
+impl IamRaw {
+    async fn call(
+        &self,
+        token: Option<&str>,
+        status: u16,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = reqwest::Client::new()
+            .request(method.clone(), format!("{}{IAM_PREFIX}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+
+        let response = request.send().await.expect("the emulator answers");
+        let got = response.status().as_u16();
+        let text = response.text().await.expect("the answer is readable");
+        assert_eq!(
+            got, status,
+            "{method} {path} answered {got}, not {status}: {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+#[tokio::test]
+async fn every_emulator_response_conforms_to_the_iam_spec() {
+    let emulator = start_emulator().await;
+    let ids = Ids::of(&emulator);
+    let base = emulator.base_url().to_owned();
+    let owner = emulator.info().api_token.clone();
+    let user = emulator.info().user_token.clone();
+    let scoped = deployment_scoped_token(&emulator, &ids);
+    let tokens = format!("{}/tokens", ids.org_path());
+    let unknown_org = "/organizations/cunknownorg/tokens";
+    let raw = IamRaw { base };
+
+    let workspace = raw
+        .call(
+            Some(&owner),
+            200,
+            Method::POST,
+            &tokens,
+            Some(json!({
+                "name": "ci", "description": "CI deploys", "type": "WORKSPACE",
+                "role": "WORKSPACE_OWNER", "entityId": ids.workspace, "tokenExpiryPeriodInDays": 30,
+            })),
+        )
+        .await;
+    raw.call(
+        Some(&owner),
+        200,
+        Method::POST,
+        &tokens,
+        Some(json!({ "name": "forever", "type": "ORGANIZATION", "role": "ORGANIZATION_MEMBER" })),
+    )
+    .await;
+    raw.call(
+        Some(&owner),
+        200,
+        Method::POST,
+        &tokens,
+        Some(json!({
+            "name": "deployer", "type": "DEPLOYMENT", "role": "DEPLOYMENT_ADMIN",
+            "entityId": ids.enabled, "tokenExpiryPeriodInDays": 7,
+        })),
+    )
+    .await;
+    let bad = json!({ "name": "x", "type": "TEAM", "role": "WORKSPACE_OWNER" });
+    raw.call(Some(&owner), 400, Method::POST, &tokens, Some(bad))
+        .await;
+    let missing = json!({ "name": "x", "type": "DEPLOYMENT", "role": "DEPLOYMENT_ADMIN",
+                          "entityId": "cunknowndeployment" });
+    raw.call(Some(&owner), 404, Method::POST, &tokens, Some(missing))
+        .await;
+    let member = json!({ "name": "x", "type": "ORGANIZATION", "role": "ORGANIZATION_MEMBER" });
+    raw.call(
+        Some(&scoped),
+        403,
+        Method::POST,
+        &tokens,
+        Some(member.clone()),
+    )
+    .await;
+    raw.call(None, 401, Method::POST, &tokens, Some(member))
+        .await;
+
+    raw.call(Some(&owner), 200, Method::GET, &tokens, None)
+        .await;
+    let filtered = format!(
+        "{tokens}?workspaceId={}&sorts=name:desc&limit=5",
+        ids.workspace
+    );
+    raw.call(Some(&owner), 200, Method::GET, &filtered, None)
+        .await;
+    let only_org = format!("{tokens}?includeOnlyOrganizationTokens=true&sorts=tokenStartAt:asc");
+    raw.call(Some(&user), 200, Method::GET, &only_org, None)
+        .await;
+    let deployment = format!("{tokens}?deploymentId={}&offset=1", ids.enabled);
+    raw.call(Some(&owner), 200, Method::GET, &deployment, None)
+        .await;
+    raw.call(
+        Some(&owner),
+        400,
+        Method::GET,
+        &format!("{tokens}?sorts=size:up"),
+        None,
+    )
+    .await;
+    raw.call(Some(&owner), 404, Method::GET, unknown_org, None)
+        .await;
+    raw.call(Some(&scoped), 403, Method::GET, &tokens, None)
+        .await;
+    raw.call(Some("not-a-jwt"), 401, Method::GET, &tokens, None)
+        .await;
+
+    let id = id_of(&workspace);
+    let token = format!("{tokens}/{id}");
+    let unknown = format!("{tokens}/cunknowntoken");
+    raw.call(Some(&owner), 200, Method::GET, &token, None).await;
+    raw.call(Some(&owner), 404, Method::GET, &unknown, None)
+        .await;
+    raw.call(Some(&scoped), 403, Method::GET, &token, None)
+        .await;
+
+    let rename = || Some(json!({ "name": "ci-renamed", "description": "CI deploys, renamed" }));
+    raw.call(Some(&owner), 200, Method::POST, &token, rename())
+        .await;
+    raw.call(
+        Some(&owner),
+        400,
+        Method::POST,
+        &token,
+        Some(json!({ "name": "" })),
+    )
+    .await;
+    raw.call(Some(&owner), 404, Method::POST, &unknown, rename())
+        .await;
+
+    let rotate = format!("{token}/rotate");
+    let rotated = raw
+        .call(Some(&owner), 200, Method::POST, &rotate, None)
+        .await;
+    let old = workspace["token"]
+        .as_str()
+        .expect("a create answers the value");
+    raw.call(Some(old), 401, Method::POST, &rotate, None).await;
+    raw.call(
+        Some(&owner),
+        404,
+        Method::POST,
+        &format!("{unknown}/rotate"),
+        None,
+    )
+    .await;
+    let new = rotated["token"]
+        .as_str()
+        .expect("a rotate answers the value");
+    raw.call(Some(new), 200, Method::GET, &token, None).await;
+
+    raw.call(Some(&scoped), 403, Method::DELETE, &token, None)
+        .await;
+    raw.call(Some(&owner), 204, Method::DELETE, &token, None)
+        .await;
+    raw.call(Some(&owner), 404, Method::DELETE, &token, None)
+        .await;
+    raw.call(Some(new), 401, Method::GET, &tokens, None).await;
+
+    drive_iam_faults(&emulator, &raw, &owner, &ids).await;
+
+    let validated = check_responses(&Spec::iam(), &emulator.iam_exchanges());
+    assert_every_served_operation_succeeded(&validated, emulator::served_iam_operations());
+    print_summary(&validated);
+}
+
+/// A 500 on each served IAM operation, as every one lists it.
+async fn drive_iam_faults(emulator: &RunningEmulator, raw: &IamRaw, token: &str, ids: &Ids) {
+    let seeded = emulator.iam_exchanges();
+    let seeded = seeded.iter().find_map(|e| {
+        e.response_body.as_ref()?["tokens"][0]["id"]
+            .as_str()
+            .map(str::to_owned)
+    });
+    let seeded = seeded.expect("a token list answered the seeded token");
+
+    for (method, template) in emulator::served_iam_operations() {
+        let path = template
+            .replace("{organizationId}", &ids.org)
+            .replace("{tokenId}", &seeded);
+        let method = Method::from_bytes(method.as_bytes()).expect("a served method is valid");
+        let fault = Fault::status(500)
+            .method(method.as_str())
+            .path_contains(&format!("{IAM_PREFIX}{path}"));
+        emulator.add_fault(fault);
+        let body = (method == Method::POST).then(|| json!({}));
+        raw.call(Some(token), 500, method, &path, body).await;
+    }
+}
+
+#[tokio::test]
+async fn every_client_request_conforms_to_the_iam_spec() {
+    use astro_api::iam::{CreateTokenRequest, TokenFilter, TokenType, UpdateTokenRequest};
+
+    let emulator = start_emulator().await;
+    let ids = Ids::of(&emulator);
+    let client = client_of(&emulator);
+    let create =
+        |name: &str, token_type, role: &str, entity: Option<&str>, days| CreateTokenRequest {
+            name: name.to_owned(),
+            description: Some("made by the conformance test".to_owned()),
+            token_type,
+            role: role.to_owned(),
+            entity_id: entity.map(str::to_owned),
+            token_expiry_period_in_days: days,
+        };
+
+    let workspace = create(
+        "ci",
+        TokenType::Workspace,
+        "WORKSPACE_OPERATOR",
+        Some(&ids.workspace),
+        Some(30),
+    );
+    let workspace = client
+        .create_token(&workspace)
+        .await
+        .expect("a Workspace token");
+    assert!(workspace.token.is_some() && workspace.end_at.is_some());
+    let organization = create(
+        "forever",
+        TokenType::Organization,
+        "ORGANIZATION_MEMBER",
+        None,
+        None,
+    );
+    let organization = client
+        .create_token(&organization)
+        .await
+        .expect("an Organization token");
+    assert_eq!(organization.end_at, None);
+    let deployment = create(
+        "deployer",
+        TokenType::Deployment,
+        "DEPLOYMENT_ADMIN",
+        Some(&ids.enabled),
+        Some(7),
+    );
+    client
+        .create_token(&deployment)
+        .await
+        .expect("a Deployment token");
+
+    let filters = [
+        TokenFilter::default(),
+        TokenFilter {
+            workspace_id: Some(ids.workspace.clone()),
+            ..TokenFilter::default()
+        },
+        TokenFilter {
+            deployment_id: Some(ids.enabled.clone()),
+            ..TokenFilter::default()
+        },
+        TokenFilter {
+            only_organization_tokens: true,
+            ..TokenFilter::default()
+        },
+    ];
+    for filter in &filters {
+        let found = client.list_tokens(filter).await.expect("a list");
+        assert!(!found.is_empty(), "{filter:?} finds nothing");
+    }
+
+    let fetched = client.get_token(&workspace.id).await.expect("the token");
+    assert_eq!(fetched.roles, workspace.roles);
+    let update = UpdateTokenRequest {
+        name: "ci-renamed".to_owned(),
+        description: None,
+    };
+    let updated = client
+        .update_token(&workspace.id, &update)
+        .await
+        .expect("the rename");
+    assert_eq!(updated.name, "ci-renamed");
+    let rotated = client
+        .rotate_token(&workspace.id)
+        .await
+        .expect("the rotation");
+    assert!(rotated.token.is_some());
+    client
+        .delete_token(&organization.id)
+        .await
+        .expect("the deletion");
+
+    let exchanges = emulator.iam_exchanges();
+    assert_all_succeeded(&exchanges);
+    let hit = check_requests(&Spec::iam(), &exchanges);
+    assert_client_operations(&hit, IAM_CLIENT_OPERATIONS);
+    eprintln!(
+        "validated {} IAM client requests over {} operations",
+        exchanges.len(),
+        hit.len()
+    );
+}
+
+#[tokio::test]
+async fn a_misnamed_iam_field_is_reported() {
+    let emulator = start_emulator().await;
+    let ids = Ids::of(&emulator);
+    let owner = emulator.info().api_token.clone();
+    let tokens = format!("{}/tokens", ids.org_path());
+    let raw = IamRaw {
+        base: emulator.base_url().to_owned(),
+    };
+    raw.call(Some(&owner), 200, Method::GET, &tokens, None)
+        .await;
+
+    let spec = Spec::iam();
+    let exchange = emulator
+        .iam_exchanges()
+        .pop()
+        .expect("the GET was recorded");
+    let body = exchange.response_body.expect("a page was answered");
+    let check = |body: &Value| spec.check_response("GET", &exchange.path, 200, Some(body));
+    assert_eq!(
+        check(&body),
+        [],
+        "the control starts from a conforming answer"
+    );
+
+    let mut misnamed = body.clone();
+    let token = misnamed["tokens"][0]
+        .as_object_mut()
+        .expect("a token is an object");
+    let value = token.remove("endAt").expect("the seeded token expires");
+    token.insert("expiresAt".to_owned(), value);
+    let violations: Vec<String> = check(&misnamed).iter().map(ToString::to_string).collect();
+    assert!(
+        violations.iter().any(|v| v.contains("expiresAt")),
+        "the invented field is not reported: {violations:#?}"
     );
 }
