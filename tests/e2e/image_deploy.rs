@@ -249,6 +249,32 @@ async fn a_prebuilt_image_in_the_registry_is_deployed_without_a_build() {
     );
 }
 
+#[test]
+fn checks_cannot_be_asked_of_a_prebuilt_image() {
+    for check in [&["--pytest"][..], &["--pytest", "tests/unit"], &["--parse"]] {
+        let output = std::process::Command::new(BIN)
+            .args([
+                "deploy",
+                "--deployment-id",
+                "cdep",
+                "--image-name",
+                "team/app:1",
+            ])
+            .args(check)
+            .env("ASTRO_API_TOKEN", "not-used")
+            .output()
+            .unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{check:?}: {stderr}");
+        assert!(
+            stderr.contains("'--image-name <IMAGE>' cannot be used with"),
+            "{check:?}: {stderr}"
+        );
+        assert!(stderr.contains(check[0]), "{check:?}: {stderr}");
+    }
+}
+
 /// A private registry other than the Deployment's, behind a login, holding the stand-in
 /// runtime `version` copied from the setup's registry.
 async fn private_registry_with(setup: &Setup, version: &str) -> (LocalRegistry, AuthProxy) {

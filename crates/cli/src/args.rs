@@ -246,7 +246,14 @@ pub struct ImageArgs {
     /// Deploy this prebuilt image (a local image name, or one in a registry) without building.
     /// The API token goes only to the Deployment's own registry: another registry is pulled
     /// from anonymously, or with ASTRO_SOURCE_REGISTRY_USER and ASTRO_SOURCE_REGISTRY_PASSWORD.
-    #[arg(long, env = "ASTRO_IMAGE_NAME", value_name = "IMAGE")]
+    /// --pytest and --parse run in an image astro-deploy builds, so they cannot go with it: run
+    /// them where the image is built.
+    #[arg(
+        long,
+        env = "ASTRO_IMAGE_NAME",
+        value_name = "IMAGE",
+        conflicts_with_all = ["pytest", "parse"]
+    )]
     pub image_name: Option<String>,
 
     /// The builder to use: docker (buildx), podman or buildah [default: the first found].
