@@ -215,3 +215,218 @@ async fn a_failed_deploy_is_an_error_annotation_and_keeps_its_exit_code() {
     assert!(step.outputs.contains("deploy-id=\n"), "{}", step.outputs);
     assert_eq!(creates(&emulator), 0);
 }
+
+// --- Previews: `ci github-preview` -------------------------------------------------------------
+
+/// A real `pull_request` webhook payload from `@octokit/webhooks-examples`, made to describe
+/// pull request #`number` of `branch` into `main` of `acme/airflow`, from the same repository.
+fn pull_request_payload(action: &str, number: u64, branch: &str, head: &str) -> serde_json::Value {
+    let index = e2e_tests::test_deps_dir()
+        .join("node_modules/@octokit/webhooks-examples/api.github.com/index.json");
+    let text = std::fs::read_to_string(&index).unwrap_or_else(|e| {
+        panic!(
+            "the GitHub webhook examples are not at `{}` ({e}): run scripts/install-test-deps.sh",
+            index.display()
+        )
+    });
+    let events: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let mut payload = events
+        .iter()
+        .find(|e| e["name"] == "pull_request")
+        .and_then(|e| e["examples"].as_array())
+        .and_then(|examples| examples.iter().find(|p| p["action"] == action))
+        .unwrap_or_else(|| panic!("no `pull_request` example with action `{action}`"))
+        .clone();
+    payload["number"] = serde_json::json!(number);
+    let pull = &mut payload["pull_request"];
+    pull["number"] = serde_json::json!(number);
+    pull["head"]["ref"] = serde_json::json!(branch);
+    pull["head"]["sha"] = serde_json::json!(head);
+    pull["head"]["repo"]["full_name"] = serde_json::json!("acme/airflow");
+    pull["base"]["ref"] = serde_json::json!("main");
+    pull["base"]["repo"]["full_name"] = serde_json::json!("acme/airflow");
+    pull["base"]["sha"] = serde_json::json!(head);
+    payload["repository"]["full_name"] = serde_json::json!("acme/airflow");
+    payload["repository"]["default_branch"] = serde_json::json!("main");
+    payload
+}
+
+/// Runs `ci github-preview <args>` as a step of a `pull_request` workflow run would, with the
+/// fake GitHub as GitHub's API.
+async fn preview_step(
+    setup: &e2e_tests::image_setup::ImageSetup,
+    github: &e2e_tests::fake_github::FakeGithub,
+    repo: &Path,
+    payload: &serde_json::Value,
+    args: &[&str],
+) -> Step {
+    let files = tempfile::tempdir().unwrap();
+    let (event, outputs, summary) = (
+        files.path().join("event.json"),
+        files.path().join("out"),
+        files.path().join("sum"),
+    );
+    std::fs::write(&event, payload.to_string()).unwrap();
+    std::fs::write(&outputs, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let number = payload["number"].as_u64().unwrap();
+    let branch = payload["pull_request"]["head"]["ref"].as_str().unwrap();
+    let sha = payload["pull_request"]["head"]["sha"].as_str().unwrap();
+
+    let token = setup.emulator.info().api_token.clone();
+    let github_token = "ghs_fakeworkflowtoken0000000000000000";
+    let output = tokio::process::Command::new(BIN)
+        .args(["ci", "github-preview"])
+        .args(args)
+        .current_dir(repo)
+        .env("ASTRO_API_URL", setup.emulator.base_url())
+        .env("ASTRO_API_TOKEN", &token)
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_SHA", sha)
+        .env("GITHUB_REF", format!("refs/pull/{number}/merge"))
+        .env("GITHUB_REF_NAME", format!("{number}/merge"))
+        .env("GITHUB_HEAD_REF", branch)
+        .env("GITHUB_BASE_REF", "main")
+        .env("GITHUB_REPOSITORY", "acme/airflow")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_API_URL", github.url())
+        .env("GITHUB_TOKEN", github_token)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env_remove("GITLAB_CI")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    for secret in [token.as_str(), github_token] {
+        let masks = stdout.lines().any(|l| l == format!("::add-mask::{secret}"));
+        assert!(masks, "a token is masked:\n{stdout}");
+        let shown = stdout.lines().filter(|l| !l.starts_with("::add-mask::"));
+        assert!(
+            !shown.clone().any(|l| l.contains(secret)) && !stderr.contains(secret),
+            "a token leaked into the log"
+        );
+    }
+    Step {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        outputs: std::fs::read_to_string(&outputs).unwrap(),
+        summary: std::fs::read_to_string(&summary).unwrap(),
+    }
+}
+
+fn output<'a>(step: &'a Step, name: &str) -> &'a str {
+    step.outputs
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no output `{name}`:\n{}", step.outputs))
+}
+
+#[tokio::test]
+async fn a_pull_request_preview_is_linked_from_the_pull_request_and_deleted_with_its_environment() {
+    let setup = e2e_tests::image_setup::ImageSetup::start(Path::new(BIN), "12.2.0").await;
+    let github = e2e_tests::fake_github::FakeGithub::start().await;
+    let base = setup.deployment();
+    let (repo, head) = checkout();
+    let image = e2e_tests::runtime_image::runtime_reference(&setup.registry.host(), "12.2.0");
+    let base_flags = ["--base-deployment-id", base.as_str()];
+
+    // The pull request opens: its preview is made and deployed.
+    let opened = pull_request_payload("opened", 12, "feature/new-dag", &head);
+    let mut create = vec![
+        "create",
+        "--project",
+        "airflow",
+        "--image-name",
+        &image,
+        "--wait",
+    ];
+    create.extend(base_flags);
+    let created = preview_step(&setup, &github, repo.path(), &opened, &create).await;
+
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let preview_id = output(&created, "preview-id").to_owned();
+    let preview_url = output(&created, "preview-url").to_owned();
+    assert!(!preview_id.is_empty() && preview_id != base);
+    assert!(
+        preview_url.starts_with("http://127.0.0.1:"),
+        "{preview_url}"
+    );
+    assert_eq!(output(&created, "deployment-id"), preview_id);
+    assert_eq!(output(&created, "deploy-type"), "image-and-dags");
+    assert!(
+        created.summary.contains(&preview_url),
+        "{}",
+        created.summary
+    );
+    let preview_name = {
+        let state = github.state();
+        assert_eq!(state.comments.len(), 1, "one comment on the pull request");
+        let comment = state.comments[0]["body"].as_str().unwrap_or_default();
+        assert!(comment.contains(&preview_url), "{comment}");
+        assert_eq!(state.deployments.len(), 1, "one GitHub Deployment");
+        let deployment = &state.deployments[0];
+        assert_eq!(deployment["transient_environment"], serde_json::json!(true));
+        assert_eq!(
+            deployment["production_environment"],
+            serde_json::json!(false)
+        );
+        assert_eq!(deployment["ref"], serde_json::json!("feature/new-dag"));
+        assert_eq!(state.statuses[0]["state"], serde_json::json!("success"));
+        assert_eq!(
+            state.statuses[0]["environment_url"],
+            serde_json::json!(preview_url)
+        );
+        deployment["environment"].as_str().unwrap().to_owned()
+    };
+    assert!(preview_name.contains("feature-new-dag"), "{preview_name}");
+
+    // The pull request closes: the preview goes, and so does its environment.
+    let closed = pull_request_payload("closed", 12, "feature/new-dag", &head);
+    let mut delete = vec!["delete"];
+    delete.extend(base_flags);
+    let deleted = preview_step(&setup, &github, repo.path(), &closed, &delete).await;
+
+    assert_eq!(deleted.code, 0, "{}\n{}", deleted.stdout, deleted.stderr);
+    assert_eq!(output(&deleted, "preview-id"), preview_id);
+    assert_eq!(output(&deleted, "skipped"), "false");
+    assert!(
+        deleted.summary.contains("preview deleted"),
+        "{}",
+        deleted.summary
+    );
+    {
+        let state = github.state();
+        assert_eq!(
+            state.comments.len(),
+            1,
+            "the comment is updated, not repeated"
+        );
+        let comment = state.comments[0]["body"].as_str().unwrap_or_default();
+        assert!(comment.contains("deleted"), "{comment}");
+        let inactive = state
+            .statuses
+            .iter()
+            .filter(|s| s["state"] == "inactive")
+            .count();
+        assert_eq!(inactive, 1, "the environment is marked inactive");
+    }
+    let gone =
+        setup.emulator.exchanges().iter().any(|e| {
+            e.method == "DELETE" && e.path.ends_with(&format!("/deployments/{preview_id}"))
+        });
+    assert!(gone, "the preview Deployment was deleted");
+
+    // A re-run finds nothing to delete, succeeds, and leaves the comment as it was.
+    let comment_before = github.state().comments[0]["body"].clone();
+    let again = preview_step(&setup, &github, repo.path(), &closed, &delete).await;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(output(&again, "skipped"), "true");
+    assert!(output(&again, "skip-reason").contains("nothing to delete"));
+    assert_eq!(github.state().comments[0]["body"], comment_before);
+}

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod azurite;
+pub mod fake_github;
 pub mod git;
 pub mod image_setup;
 pub mod registry;
