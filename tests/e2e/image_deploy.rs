@@ -123,6 +123,16 @@ async fn an_image_deploy_builds_and_pushes_and_a_code_change_then_needs_no_build
         differences.join("\n")
     );
     assert!(code_only.contains_key("usr/local/airflow/include/report.sql"));
+    // The fixture has what a 0644-only tree would not test: the comparison above covers them.
+    let entry = |path: &str| code_only[&format!("usr/local/airflow/{path}")].clone();
+    assert!(
+        entry("bin/run-report.sh").contains(" mode 755 "),
+        "{}",
+        entry("bin/run-report.sh")
+    );
+    assert!(entry("include/latest.sql").starts_with("link -> sql/daily/summary.sql"));
+    assert!(entry("include/empty").starts_with("dir "));
+    assert!(entry("include/sql/daily/summary.sql").starts_with("file "));
     assert!(
         !code_only
             .keys()

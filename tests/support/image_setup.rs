@@ -62,6 +62,8 @@ impl ImageSetup {
             &crate::repo_root().join("tests/fixtures/image-project"),
             project.path(),
         );
+        // Git keeps no empty folders, but a COPY copies them: the fixture gets one here.
+        std::fs::create_dir_all(project.path().join("include/empty")).unwrap();
         let dockerfile = format!("FROM {}\n", runtime_reference(&host, runtime));
         std::fs::write(project.path().join("Dockerfile"), dockerfile).unwrap();
 
@@ -241,11 +243,16 @@ pub fn run_tool(command: &mut Command) {
     );
 }
 
+/// Copies a tree with its modes, keeping symlinks as symlinks.
 pub fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).unwrap();
+            std::os::unix::fs::symlink(link, &target).unwrap();
+        } else if kind.is_dir() {
             std::fs::create_dir_all(&target).unwrap();
             copy_tree(&entry.path(), &target);
         } else {
