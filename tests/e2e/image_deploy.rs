@@ -342,10 +342,98 @@ async fn a_prebuilt_image_from_another_registry_is_pulled_with_its_own_login_nev
     );
     assert!(!pulled_with.iter().any(|login| login.contains(&token)));
     let pushed_with = setup.push_login.as_ref().unwrap().authorizations();
+    assert!(!pushed_with.is_empty(), "the push target asked for a login");
     assert!(
-        pushed_with.contains(&format!("cli:{token}")),
-        "the push logs in as `cli` with the API token"
+        pushed_with
+            .iter()
+            .all(|login| *login == format!("cli:{token}")),
+        "the push logs in as `cli` with the API token, not as {:?}",
+        users(&pushed_with)
     );
+}
+
+#[tokio::test]
+async fn skipped_checks_are_said_on_stderr() {
+    let setup = setup("12.2.0").await;
+
+    let run = setup
+        .deploy(&["--type", "image-and-dags", "--skip-checks", "--dry-run"])
+        .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--skip-checks: no tests or DAG imports run before the push"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["image"]["checksSkipped"], true, "{}", run.stdout);
+    assert_eq!(setup.posted_deploys(), 0, "a dry run changes nothing");
+}
+
+/// A child process that is killed when the test ends, passing or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_emulator_binary_hands_out_image_repositories_on_the_registry_it_is_given() {
+    let registry = "127.0.0.1:5999";
+    let mut emulator = Killed(
+        std::process::Command::new(BIN)
+            .args(["emulator", "--listen", "127.0.0.1:0"])
+            .args(["--registry", registry])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(emulator.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let deployment = info["deployments"]["dagsEnabled"].as_str().unwrap();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments/{deployment}",
+        info["baseUrl"].as_str().unwrap(),
+        info["organizationId"].as_str().unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let token = info["apiToken"].as_str().unwrap();
+
+    let found: Value = http
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created: Value = http
+        .post(format!("{url}/deploys"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"type": "IMAGE_AND_DAG"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(emulator);
+
+    for answer in [&found, &created] {
+        let repository = answer["imageRepository"].as_str().unwrap_or_default();
+        assert!(repository.starts_with(&format!("{registry}/")), "{answer}");
+    }
 }
 
 #[tokio::test]
