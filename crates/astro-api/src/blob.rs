@@ -2,9 +2,9 @@
 //!
 //! Small files go as one Put Blob. Larger ones go as blocks (Put Block), several at a time, then
 //! one Put Block List commits them; memory use is bounded by block size times concurrency,
-//! whatever the file size. Every step is safe to repeat, so each is retried on throttling,
-//! server errors and broken connections. The SAS query string is a credential: it never appears
-//! in logs or errors.
+//! whatever the file size. Every step is safe to repeat, so each is retried on throttling
+//! (after the `Retry-After` the store asks for), server errors and broken connections. The SAS
+//! query string is a credential: it never appears in logs or errors.
 //!
 //! The blob's version comes from the `x-ms-version-id` header, which storage accounts with blob
 //! versioning (as Astro's are) send. Stores without versioning send none, and the upload
@@ -21,7 +21,7 @@ use reqwest::header::{HeaderMap, CONTENT_LENGTH, ETAG};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use url::Url;
 
-use crate::retry::{is_retryable, Failure, Idempotency, RetryPolicy};
+use crate::retry::{is_retryable, parse_retry_after, Failure, Idempotency, RetryPolicy};
 
 /// The storage service version the requests are written for.
 const STORAGE_VERSION: &str = "2021-08-06";
@@ -250,14 +250,15 @@ impl BlobUploader {
                 request = request.header(*name, *value);
             }
 
-            let (failure, error) = match request.send().await {
+            let (failure, retry_after, error) = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     return Ok(response.headers().clone());
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let retry_after = parse_retry_after(response.headers());
                     let error = status_error(operation, &url, response).await;
-                    (Failure::Status(status), error)
+                    (Failure::Status(status), retry_after, error)
                 }
                 Err(source) => {
                     let failure = if source.is_connect() {
@@ -270,6 +271,7 @@ impl BlobUploader {
                     let source = source.without_url();
                     (
                         failure,
+                        None,
                         BlobError::Transport {
                             operation,
                             url,
@@ -286,7 +288,9 @@ impl BlobUploader {
             if !may_retry {
                 return Err(error);
             }
-            let delay = policy.delay(attempt, None);
+            // Storage throttles with 503 ServerBusy and a Retry-After; waiting less only
+            // earns another refusal.
+            let delay = policy.delay(attempt, retry_after);
             tracing::warn!(
                 attempt,
                 delay_ms = delay.as_millis() as u64,

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub use backoff::RetryPolicy;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::error::Error;
 
@@ -108,15 +110,126 @@ where
     }
 }
 
-/// A `Retry-After` in seconds (the only form Astro and Airflow send).
+/// A `Retry-After` as a wait from now: either form HTTP allows, seconds (what Astro and Airflow
+/// send) or an HTTP date (what a proxy or Azure Storage may send).
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_from(value, OffsetDateTime::now_utc())
+}
+
+/// The wait a `Retry-After` value asks for at `now`; a date in the past asks for none.
+fn retry_after_from(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+
+    // IMF-fixdate, the only date form a sender may generate (RFC 9110, section 5.6.7).
+    let format = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = PrimitiveDateTime::parse(value, format).ok()?.assume_utc();
+    Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use reqwest::header::HeaderValue;
+    use time::macros::datetime;
+
     use super::*;
+
+    fn headers(retry_after: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(retry_after).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_as_an_http_date() {
+        let now = datetime!(2015-10-21 07:28:00 UTC);
+
+        assert_eq!(retry_after_from("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after_from(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after_from("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after_from("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(retry_after_from("soon", now), None);
+        assert_eq!(retry_after_from("-5", now), None);
+
+        assert_eq!(
+            parse_retry_after(&headers("7")),
+            Some(Duration::from_secs(7))
+        );
+        let in_a_minute = OffsetDateTime::now_utc() + time::Duration::seconds(60);
+        let date = in_a_minute
+            .format(format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] \
+                 [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        let wait = parse_retry_after(&headers(&date)).unwrap();
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert_eq!(parse_retry_after(&HeaderMap::new()), None);
+    }
+
+    /// A policy whose own backoff would take far longer than the test allows.
+    fn slow_policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(300),
+            base_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(120),
+        }
+    }
+
+    fn throttled(retry_after: Duration) -> AttemptError {
+        AttemptError::Status {
+            status: 429,
+            retry_after: Some(retry_after),
+            error: Error::MissingOrganization,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_wait_between_attempts_is_the_servers_retry_after() {
+        let attempts = AtomicU32::new(0);
+        let started = Instant::now();
+
+        let answer = with_retries(
+            "reading",
+            "http://x",
+            &slow_policy(),
+            |failure, made, _| is_retryable(failure, Idempotency::Safe) && made < 3,
+            || async {
+                match attempts.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(throttled(Duration::from_millis(300))),
+                    _ => Ok("answered"),
+                }
+            },
+        )
+        .await;
+
+        let waited = started.elapsed();
+        assert_eq!(answer.ok(), Some("answered"));
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+        assert!(waited >= Duration::from_millis(600), "{waited:?}");
+        assert!(
+            waited < Duration::from_secs(10),
+            "backoff was used: {waited:?}"
+        );
+    }
 
     #[test]
     fn changes_are_only_repeated_when_the_server_cannot_have_acted() {

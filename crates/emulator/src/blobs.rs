@@ -16,6 +16,7 @@
 //! leases), conditional headers, `Content-MD5` checks.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
@@ -86,6 +87,7 @@ fn sign(secret: &str, path: &str, permissions: &str, expiry: &str) -> String {
 
 /// Faults and the blob request log around every blob route.
 pub(crate) async fn layer(State(app): State<App>, request: Request, next: Next) -> Response {
+    let in_flight = InFlight::enter(&app);
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let comp = Query::parse(request.uri().query())
@@ -115,8 +117,32 @@ pub(crate) async fn layer(State(app): State<App>, request: Request, next: Next) 
         comp,
         status,
         fault,
+        in_flight: in_flight.count,
     });
     response
+}
+
+/// Counts one blob request as being answered until it is dropped, also when the client gives
+/// up on it halfway.
+struct InFlight {
+    app: App,
+    count: u32,
+}
+
+impl InFlight {
+    fn enter(app: &App) -> Self {
+        let count = app.blobs_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        Self {
+            app: app.clone(),
+            count,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.app.blobs_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// An Azure Blob Storage error: status, code, message and an optional detail element.

@@ -309,6 +309,7 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         iam_exchanges: Mutex::default(),
         faults: Mutex::default(),
         blob_requests: Mutex::default(),
+        blobs_in_flight: Default::default(),
     });
 
     let (shutdown, signal) = oneshot::channel();

@@ -59,6 +59,10 @@ pub struct BlobRequest {
     /// The answered status; 0 when a fault dropped the connection.
     pub status: u16,
     pub fault: bool,
+    /// Blob requests being answered when this one arrived, itself included: the peak over a
+    /// log is how many requests a client had in flight at once.
+    #[serde(default)]
+    pub in_flight: u32,
 }
 
 /// Which API a recorded route belongs to: it decides the template prefix, the error shape and

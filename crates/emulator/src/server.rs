@@ -8,7 +8,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub iam_exchanges: Mutex<Vec<Exchange>>,
     pub faults: Mutex<Vec<Fault>>,
     pub blob_requests: Mutex<Vec<BlobRequest>>,
+    /// Blob requests being answered right now, for [`BlobRequest::in_flight`].
+    pub blobs_in_flight: AtomicU32,
 }
 
 pub(crate) type App = Arc<Shared>;
