@@ -262,6 +262,7 @@ fn the_readme_pipelines_match_their_ci_systems_schemas_and_the_templates_image()
         checked,
         [
             "GitLab CI",
+            "GitLab CI",
             "Bitbucket Pipelines",
             "CircleCI",
             "Azure DevOps"

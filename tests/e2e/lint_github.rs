@@ -132,6 +132,67 @@ fn the_workflows_match_github_workflows_schema() {
     assert!(lint.success, "schema findings:\n{}", lint.output);
 }
 
+/// The README's GitHub workflows (YAML blocks that start with `name:` and have `jobs:`), as a
+/// user would paste them into `.github/workflows/`.
+fn readme_workflows(dir: &Path) -> Vec<String> {
+    let readme = std::fs::read_to_string(e2e_tests::repo_root().join("README.md")).unwrap();
+    let mut files = Vec::new();
+    let mut block: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut block, line) {
+            (None, "```yaml") => block = Some(String::new()),
+            (Some(text), "```") => {
+                if text.starts_with("name:") && text.contains("\njobs:") {
+                    let file = format!(".github/workflows/readme-{}.yml", files.len());
+                    std::fs::create_dir_all(dir.join(".github/workflows")).unwrap();
+                    std::fs::write(dir.join(&file), &*text).unwrap();
+                    files.push(file);
+                }
+                block = None;
+            }
+            (Some(text), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    files
+}
+
+#[test]
+fn the_readme_workflows_pass_the_schema_and_actionlint() {
+    let dir = TempDir::new().expect("a temp dir");
+    let files = readme_workflows(dir.path());
+    assert_eq!(files.len(), 2, "the deploy and the preview workflow");
+
+    let lint = schema("vendor.github-workflows", &files, dir.path());
+    assert!(lint.success, "schema findings:\n{}", lint.output);
+    let lint = actionlint(&files, dir.path());
+    assert!(lint.success, "actionlint findings:\n{}", lint.output);
+
+    // Each input the README's workflows give the action exists in action.yml.
+    let action = yaml(&e2e_tests::repo_root().join("action.yml"));
+    for file in &files {
+        let workflow = yaml(&dir.path().join(file));
+        for job in workflow["jobs"].as_mapping().expect("jobs").values() {
+            for step in job["steps"].as_sequence().expect("steps") {
+                let uses = step["uses"].as_str().unwrap_or_default();
+                if !uses.starts_with("astro-deploy/astro-deploy@") {
+                    continue;
+                }
+                for name in step["with"].as_mapping().expect("with").keys() {
+                    let name = name.as_str().expect("an input name");
+                    assert!(
+                        !action["inputs"][name].is_null(),
+                        "{file}: the action has no input `{name}`"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_schemas_reject_broken_files() {
     let dir = TempDir::new().expect("a temp dir");
