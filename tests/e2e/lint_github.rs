@@ -164,7 +164,7 @@ fn readme_workflows(dir: &Path) -> Vec<String> {
 fn the_readme_workflows_pass_the_schema_and_actionlint() {
     let dir = TempDir::new().expect("a temp dir");
     let files = readme_workflows(dir.path());
-    assert_eq!(files.len(), 2, "the deploy and the preview workflow");
+    assert_eq!(files.len(), 3, "the deploy, preview and monorepo workflows");
 
     let lint = schema("vendor.github-workflows", &files, dir.path());
     assert!(lint.success, "schema findings:\n{}", lint.output);
