@@ -327,7 +327,7 @@ async fn a_token_near_its_expiry_or_wider_than_needed_deploys_with_warnings() {
         "{warnings}"
     );
     assert!(
-        warnings.contains("days left); rotate the token"),
+        warnings.contains("days left) (per its claims); rotate the token"),
         "{warnings}"
     );
     assert!(!warnings.contains("token-scope"), "{warnings}");
@@ -373,4 +373,119 @@ async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Creates an API token through the emulator's IAM API with the seeded Organization token;
+/// answers its value.
+async fn create_iam_token(emulator: &RunningEmulator, body: Value) -> String {
+    let info = emulator.info();
+    let url = format!(
+        "{}/iam/v1beta1/organizations/{}/tokens",
+        emulator.base_url(),
+        info.organization_id
+    );
+    let created: Value = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(&info.api_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"]
+        .as_str()
+        .expect("a created token")
+        .to_owned()
+}
+
+fn result<'a>(out: &'a Value, rule: &str) -> &'a Value {
+    let results = out["decision"]["results"].as_array().unwrap();
+    results.iter().find(|r| r["rule"] == rule).unwrap()
+}
+
+#[tokio::test]
+async fn the_policy_judges_a_token_on_what_iam_says_and_on_its_claims_when_iam_refuses() {
+    let emulator = emulator().await;
+    let workspace = emulator.info().workspace_id.clone();
+    let production = emulator.info().deployments.dags_disabled.clone();
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("astro-deploy.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\npolicy:\n  default:\n    token: { must-expire: true }\n",
+    )
+    .unwrap();
+    let check = [
+        "policy",
+        "check",
+        "--deployment-id",
+        &production,
+        "--branch",
+        "main",
+        "--output",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+
+    // Its JWT carries an `exp`, but IAM knows the token never expires.
+    let forever = create_iam_token(
+        &emulator,
+        serde_json::json!({ "name": "ci", "type": "WORKSPACE", "role": "WORKSPACE_OPERATOR",
+                            "entityId": workspace }),
+    )
+    .await;
+    let denied = run_with_token(&emulator, &forever, &[("CI", "true")], &check).await;
+    assert_eq!(denied.code, 10, "{}", denied.stderr);
+    // A denial prints the decision, then the error, each as a JSON document.
+    let mut documents = serde_json::Deserializer::from_str(&denied.stdout).into_iter::<Value>();
+    let out = documents.next().unwrap().unwrap();
+    let expiry = result(&out, "token-expiry");
+    assert_eq!(expiry["verdict"], "fail", "{out}");
+    assert_eq!(expiry["fact"], "the token never expires (per IAM)");
+    let scope = result(&out, "token-scope");
+    assert_eq!(scope["verdict"], "warn", "{out}");
+    assert_eq!(
+        scope["fact"],
+        format!(
+            "Workspace token ({workspace}, role `WORKSPACE_OPERATOR`) (per IAM): wider than \
+             needed"
+        )
+    );
+
+    // The seeded Organization token reads itself too: wider than a deploy needs.
+    let org = run(&emulator, &[("CI", "true")], &check).await;
+    assert_eq!(org.code, 0, "{}", org.stderr);
+    let out = org.json();
+    let scope = result(&out, "token-scope")["fact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        scope.contains("role `ORGANIZATION_OWNER`) (per IAM): wider than needed"),
+        "{scope}"
+    );
+
+    // A Deployment token may not read IAM: its claims are judged, and the read changed nothing.
+    let day = Duration::from_secs(86_400);
+    let scoped = emulator.mint_token(Some(vec![format!("deploymentId:{production}")]), day * 60);
+    let claims = run_with_token(&emulator, &scoped, &[("CI", "true")], &check).await;
+    assert_eq!(claims.code, 0, "{}", claims.stderr);
+    let out = claims.json();
+    let expiry = result(&out, "token-expiry")["fact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(expiry.ends_with("days left) (per its claims)"), "{expiry}");
+    let iam = emulator.iam_exchanges();
+    assert_eq!(
+        iam.last().map(|e| e.status),
+        Some(403),
+        "the read was tried"
+    );
+    assert!(iam
+        .iter()
+        .all(|e| e.method == "GET" || e.path.ends_with("/tokens")));
 }

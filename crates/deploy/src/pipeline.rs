@@ -120,17 +120,32 @@ pub struct PolicyInputs {
 
 impl PolicyInputs {
     /// Judges the policy for `deployment` and the token; changes nothing.
-    pub fn decide(&self, deployment: DeploymentFacts, token: &TokenClaims) -> Decision {
+    pub fn decide(&self, deployment: DeploymentFacts, token: &TokenFacts) -> Decision {
         let facts = Facts {
             run: self.run.clone(),
             deployment,
-            token: TokenFacts {
-                kind: token.kind(),
-                expires_at: token.expires_at(),
-            },
+            token: token.clone(),
             now: OffsetDateTime::now_utc(),
         };
         policy::evaluate(&self.config, &facts)
+    }
+}
+
+/// What the policy knows of the token: IAM's `endAt` and roles when the token may read itself
+/// (an Organization or Workspace API token), else its claims. Only reads.
+pub async fn token_facts(client: &Client, claims: &TokenClaims) -> TokenFacts {
+    let id = claims.api_token_id.as_deref();
+    let Some(id) = id.filter(|_| claims.kind() != TokenKind::UserSession) else {
+        return TokenFacts::from_claims(claims);
+    };
+
+    match client.get_token(id).await {
+        Ok(token) => TokenFacts::from_iam(claims, &token),
+        Err(error) => {
+            // A Deployment token may not read IAM: its claims are all there is to judge.
+            tracing::debug!(%error, "the token's IAM record is out of reach; judging its claims");
+            TokenFacts::from_claims(claims)
+        }
     }
 }
 
@@ -267,9 +282,10 @@ pub async fn plan(
         name: deployment.name.clone(),
         status: deployment.status.clone(),
     });
+    let token = token_facts(client, &inputs.token).await;
     let decision = inputs
         .policy
-        .decide(DeploymentFacts::from(&deployment), &inputs.token);
+        .decide(DeploymentFacts::from(&deployment), &token);
     if !decision.allowed() {
         return Err(DeployError::PolicyDenied(Box::new(decision)));
     }

@@ -23,7 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use astro_api::TokenKind;
+use astro_api::iam::{IamToken, TokenRole, TokenType};
+use astro_api::{TokenClaims, TokenKind};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -157,10 +158,85 @@ impl DeploymentFacts {
     }
 }
 
+/// What is known of the token that makes the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
     pub kind: TokenKind,
+    /// `None` when the token never expires.
     pub expires_at: Option<OffsetDateTime>,
+    /// Its roles, as IAM lists them; empty when only the claims are known.
+    pub roles: Vec<TokenRole>,
+    pub source: TokenSource,
+}
+
+/// Where the expiry and the scope of a token come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The JWT's `permissions` and `exp`: what the token says of itself.
+    Claims,
+    /// The IAM API's `endAt` and `roles`: what Astro holds, including a token that never
+    /// expires (whose JWT still carries an `exp`).
+    Iam,
+}
+
+impl TokenFacts {
+    /// The facts the token's claims give.
+    pub fn from_claims(claims: &TokenClaims) -> Self {
+        Self {
+            kind: claims.kind(),
+            expires_at: claims.expires_at(),
+            roles: Vec::new(),
+            source: TokenSource::Claims,
+        }
+    }
+
+    /// The facts IAM gives about the token: its `endAt` and roles; the kind follows the widest
+    /// role, or the claims when IAM lists none.
+    pub fn from_iam(claims: &TokenClaims, token: &IamToken) -> Self {
+        let widest = [
+            TokenType::Organization,
+            TokenType::Workspace,
+            TokenType::Deployment,
+        ]
+        .into_iter()
+        .find_map(|kind| token.roles.iter().find(|role| role.entity_type == kind));
+        let kind = match widest {
+            Some(role) => match role.entity_type {
+                TokenType::Organization => TokenKind::Organization(role.entity_id.clone()),
+                TokenType::Workspace => TokenKind::Workspace(role.entity_id.clone()),
+                _ => TokenKind::Deployment(role.entity_id.clone()),
+            },
+            None => claims.kind(),
+        };
+        Self {
+            kind,
+            expires_at: token.end_at_time(),
+            roles: token.roles.clone(),
+            source: TokenSource::Iam,
+        }
+    }
+
+    /// ` (per IAM)` or ` (per its claims)`, for facts.
+    fn per(&self) -> &'static str {
+        match self.source {
+            TokenSource::Claims => " (per its claims)",
+            TokenSource::Iam => " (per IAM)",
+        }
+    }
+
+    /// `, role `WORKSPACE_OPERATOR`` for the roles on the entity of this kind, if known.
+    fn role_of(&self, kind: TokenType) -> String {
+        let roles: Vec<String> = self
+            .roles
+            .iter()
+            .filter(|role| role.entity_type == kind)
+            .map(|role| format!("`{}`", role.role))
+            .collect();
+        match roles.is_empty() {
+            true => String::new(),
+            false => format!(", role {}", roles.join(", ")),
+        }
+    }
 }
 
 /// Everything a decision is made on.
@@ -438,8 +514,9 @@ fn token_expiry(rules: &RuleSet, facts: &Facts) -> RuleResult {
     };
     let rotate = "rotate the token (a new one with an expiry date) and update the CI secret";
 
+    let per = facts.token.per();
     let Some(expires_at) = facts.token.expires_at else {
-        let fact = "the token never expires".to_owned();
+        let fact = format!("the token never expires{per}");
         return match must_expire || min_days > 0 {
             true => result("token-expiry", Verdict::Fail, &requirement, fact).fix(rotate),
             false => result("token-expiry", Verdict::Pass, &requirement, fact),
@@ -448,11 +525,11 @@ fn token_expiry(rules: &RuleSet, facts: &Facts) -> RuleResult {
     let left = expires_at - facts.now;
     let days = left.whole_days();
     if left.is_negative() || left.is_zero() {
-        let fact = format!("the token expired at {}", rfc3339(expires_at));
+        let fact = format!("the token expired at {}{per}", rfc3339(expires_at));
         return result("token-expiry", Verdict::Fail, &requirement, fact).fix(rotate);
     }
     let fact = format!(
-        "the token expires at {} ({days} days left)",
+        "the token expires at {} ({days} days left){per}",
         rfc3339(expires_at)
     );
     if days < i64::from(min_days) {
@@ -476,12 +553,26 @@ fn token_scope(rules: &RuleSet, facts: &Facts) -> RuleResult {
         Some(Scope::Workspace) => "a Deployment or Workspace API token".to_owned(),
         Some(Scope::Organization) | None => "an API token".to_owned(),
     };
-    let (scope, fact) = match &facts.token.kind {
-        TokenKind::Deployment(id) => (Some(Scope::Deployment), format!("Deployment token ({id})")),
-        TokenKind::Workspace(id) => (Some(Scope::Workspace), format!("Workspace token ({id})")),
+    let token = &facts.token;
+    let (per, role) = (token.per(), |kind| token.role_of(kind));
+    let (scope, fact) = match &token.kind {
+        TokenKind::Deployment(id) => (
+            Some(Scope::Deployment),
+            format!(
+                "Deployment token ({id}{}){per}",
+                role(TokenType::Deployment)
+            ),
+        ),
+        TokenKind::Workspace(id) => (
+            Some(Scope::Workspace),
+            format!("Workspace token ({id}{}){per}", role(TokenType::Workspace)),
+        ),
         TokenKind::Organization(id) => (
             Some(Scope::Organization),
-            format!("Organization token ({id})"),
+            format!(
+                "Organization token ({id}{}){per}",
+                role(TokenType::Organization)
+            ),
         ),
         TokenKind::ApiOther => (
             None,
@@ -552,6 +643,8 @@ mod tests {
                 token: TokenFacts {
                     kind: TokenKind::Deployment("clprod".into()),
                     expires_at: Some(NOW + Duration::days(90)),
+                    roles: Vec::new(),
+                    source: TokenSource::Claims,
                 },
                 now: NOW,
             },
@@ -598,7 +691,28 @@ mod tests {
             self.facts.token = TokenFacts {
                 kind,
                 expires_at: days.map(|d| NOW + Duration::days(d)),
+                roles: Vec::new(),
+                source: TokenSource::Claims,
             };
+            self
+        }
+        /// The token as IAM describes it: roles and `endAt` (`None`: never expires).
+        fn iam(mut self, roles: &[(&str, &str, &str)], end_at: Option<&str>) -> Self {
+            let token: IamToken = serde_json::from_value(serde_json::json!({
+                "id": "cltoken", "name": "ci", "shortToken": "ab12cd34", "type": roles[0].0,
+                "startAt": "2026-01-01T00:00:00Z", "endAt": end_at,
+                "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+                "roles": roles.iter().map(|(kind, id, role)| serde_json::json!({
+                    "entityType": kind, "entityId": id, "role": role,
+                })).collect::<Vec<_>>(),
+            }))
+            .unwrap();
+            let claims = TokenClaims {
+                permissions: Some(vec!["deploymentId:clprod".into()]),
+                expires_at_unix: Some((NOW + Duration::days(36_500)).unix_timestamp()),
+                ..TokenClaims::default()
+            };
+            self.facts.token = TokenFacts::from_iam(&claims, &token);
             self
         }
         fn policy(mut self, yaml: &str) -> Self {
@@ -761,6 +875,44 @@ mod tests {
                 vec![("token-scope", Warn)],
             ),
             (
+                "an Organization token where a Deployment token would do",
+                github_push("main").token(TokenKind::Organization("clorg".into()), Some(90)),
+                vec![("token-scope", Warn)],
+            ),
+            (
+                "IAM's Organization role on a token whose claims say Deployment",
+                github_push("main").iam(
+                    &[("ORGANIZATION", "clorg", "ORGANIZATION_OWNER")],
+                    Some("2027-03-03T12:00:00Z"),
+                ),
+                vec![("token-scope", Warn)],
+            ),
+            (
+                "IAM's Workspace role beyond a Deployment limit",
+                github_push("main")
+                    .iam(
+                        &[("WORKSPACE", "clws", "WORKSPACE_OPERATOR")],
+                        Some("2027-03-03T12:00:00Z"),
+                    )
+                    .policy("default: { token: { max-scope: deployment } }"),
+                vec![("token-scope", Fail)],
+            ),
+            (
+                "IAM says the token never expires, though its JWT has an exp",
+                github_push("main")
+                    .iam(&[("DEPLOYMENT", "clprod", "DEPLOYMENT_ADMIN")], None)
+                    .policy("default: { token: { must-expire: true } }"),
+                vec![("token-expiry", Fail)],
+            ),
+            (
+                "IAM's endAt within the warning window",
+                github_push("main").iam(
+                    &[("DEPLOYMENT", "clprod", "DEPLOYMENT_ADMIN")],
+                    Some("2026-12-08T12:00:00Z"),
+                ),
+                vec![("token-expiry", Warn)],
+            ),
+            (
                 "a Workspace token where the policy wants a Deployment token",
                 github_push("main")
                     .token(workspace(), Some(90))
@@ -828,6 +980,42 @@ mod tests {
             ref_rule.requirement.contains("`main`, `master`"),
             "{ref_rule:?}"
         );
+    }
+
+    #[test]
+    fn facts_say_where_they_come_from() {
+        let iam = github_push("main")
+            .iam(
+                &[("WORKSPACE", "clws", "WORKSPACE_OPERATOR")],
+                Some("2027-03-03T12:00:00Z"),
+            )
+            .decide();
+        let scope = iam
+            .results
+            .iter()
+            .find(|r| r.rule == "token-scope")
+            .unwrap();
+        assert_eq!(
+            scope.fact,
+            "Workspace token (clws, role `WORKSPACE_OPERATOR`) (per IAM): wider than needed"
+        );
+        let expiry = iam
+            .results
+            .iter()
+            .find(|r| r.rule == "token-expiry")
+            .unwrap();
+        assert_eq!(
+            expiry.fact,
+            "the token expires at 2027-03-03T12:00:00Z (90 days left) (per IAM)"
+        );
+
+        let claims = github_push("main").decide();
+        let scope = claims
+            .results
+            .iter()
+            .find(|r| r.rule == "token-scope")
+            .unwrap();
+        assert_eq!(scope.fact, "Deployment token (clprod) (per its claims)");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use astro_api::models::{Deployment, UpdateDeploymentRequest};
 use deploy::config::ProjectConfig;
 use deploy::pipeline::{self, PolicyInputs, Target};
-use deploy::policy::{Decision, DeploymentFacts, PolicyConfig, RunFacts, Verdict};
+use deploy::policy::{Decision, DeploymentFacts, PolicyConfig, RunFacts, TokenFacts, Verdict};
 use serde_json::json;
 
 use crate::args::{OutputFormat, PolicyArgs, PolicyCheckArgs, PolicyCommand, PolicyEnforceArgs};
@@ -73,13 +73,30 @@ pub async fn run_facts(
 }
 
 /// Judges the policy for a change to `deployment` that does not go through the deploy
-/// pipeline (previews, enforcement); a denial is a failure with its own exit code.
+/// pipeline (previews); a denial is a failure with its own exit code.
+///
+/// The token is judged on its claims only: this runs where no await is possible. An async
+/// twin reading [`pipeline::token_facts`] first, as [`require_with`]'s callers do, would give
+/// previews IAM's expiry and roles too.
 pub fn require(
     inputs: &PolicyInputs,
     deployment: DeploymentFacts,
     connection: &config::Connection,
 ) -> Result<Decision, Failure> {
-    let decision = inputs.decide(deployment, &connection.claims);
+    require_with(
+        inputs,
+        deployment,
+        &TokenFacts::from_claims(&connection.claims),
+    )
+}
+
+/// [`require`], with the token facts already read (from IAM where the token may read itself).
+pub fn require_with(
+    inputs: &PolicyInputs,
+    deployment: DeploymentFacts,
+    token: &TokenFacts,
+) -> Result<Decision, Failure> {
+    let decision = inputs.decide(deployment, token);
     if !decision.allowed() {
         return Err(Failure::from_deploy(deploy::DeployError::PolicyDenied(
             Box::new(decision),
@@ -99,7 +116,8 @@ async fn check(args: PolicyCheckArgs, format: OutputFormat) -> Result<(), Failur
         .await
         .map_err(Failure::from_deploy)?;
     let inputs = PolicyInputs { config, run };
-    let decision = inputs.decide(DeploymentFacts::from(&deployment), &connection.claims);
+    let token = pipeline::token_facts(&connection.client, &connection.claims).await;
+    let decision = inputs.decide(DeploymentFacts::from(&deployment), &token);
 
     match format {
         OutputFormat::Json => print_json(&json!({
