@@ -7,8 +7,12 @@
 //! The demo stands in for the main CI job: the deploy policy judges it as a push to `main` in
 //! CI, which is what the job it shows would be. A deploy from this machine with `deploy` is
 //! judged as the local run it is.
+//!
+//! The example project is `examples/astro-project` of the working folder when there is one (a
+//! checkout of this repository), else the copy embedded in the binary (see `build.rs`),
+//! unpacked to a temporary folder for the run: a binary on its own still has a demo.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use astro_api::{ApiToken, Client, ClientConfig};
@@ -22,22 +26,101 @@ use crate::args::{DemoArgs, OutputFormat};
 use crate::exit::Failure;
 use crate::report::{self, Reporter};
 
-/// The example project, found from the working folder or from where the binary was built.
-fn default_project() -> PathBuf {
-    let from_cwd = PathBuf::from("examples/astro-project");
-    if from_cwd.join("dags").is_dir() {
-        return from_cwd;
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/example_project.rs"));
+}
+
+/// Where the deployed project came from.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum Source {
+    /// `--project`.
+    Given,
+    /// `examples/astro-project` of the working folder.
+    Checkout,
+    /// The copy in the binary, unpacked to a temporary folder that is gone after the run.
+    Embedded,
+}
+
+/// The project to deploy, and the temporary folder that holds it when it was unpacked.
+struct DemoProject {
+    path: PathBuf,
+    source: Source,
+    _unpacked: Option<tempfile::TempDir>,
+}
+
+fn demo_project(given: Option<PathBuf>) -> Result<DemoProject, Failure> {
+    let found = |path, source| DemoProject {
+        path,
+        source,
+        _unpacked: None,
+    };
+    if let Some(path) = given {
+        return Ok(found(path, Source::Given));
     }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/astro-project"
-    ))
+    let checkout = PathBuf::from("examples/astro-project");
+    if checkout.join("dags").is_dir() {
+        return Ok(found(checkout, Source::Checkout));
+    }
+
+    let unpacking = |error: std::io::Error| {
+        Failure::input("unpacking the example project to a temporary folder").with_cause(&error)
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("astro-deploy-demo-")
+        .tempdir()
+        .map_err(unpacking)?;
+    unpack(dir.path()).map_err(unpacking)?;
+    tracing::info!(
+        "unpacked the embedded example project to {}",
+        dir.path().display()
+    );
+    Ok(DemoProject {
+        path: dir.path().join("astro-project"),
+        source: Source::Embedded,
+        _unpacked: Some(dir),
+    })
+}
+
+/// Writes the embedded example project to `<dir>/astro-project`.
+fn unpack(dir: &Path) -> std::io::Result<()> {
+    let root = dir.join("astro-project");
+    for (relative, content, executable) in embedded::FILES {
+        let path = root.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, content)?;
+        if *executable {
+            make_executable(&path)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectReport<'a> {
+    path: &'a Path,
+    source: Source,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DemoReport<'a> {
     emulator: &'a str,
+    project: ProjectReport<'a>,
     deploy: &'a Outcome,
     verification: &'a BundleComparison,
     refused: Refusal,
@@ -52,7 +135,8 @@ struct Refusal {
 }
 
 pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
-    let project = args.project.unwrap_or_else(default_project);
+    let demo = demo_project(args.project)?;
+    let project = demo.path.clone();
     let config = EmulatorConfig {
         rollout_delay: Duration::from_secs(1),
         ..Default::default()
@@ -130,6 +214,10 @@ pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
     render(
         &DemoReport {
             emulator: &info.base_url,
+            project: ProjectReport {
+                path: &demo.path,
+                source: demo.source,
+            },
             deploy: &outcome,
             verification: &verification,
             refused: refusal,
@@ -149,6 +237,12 @@ fn render(demo: &DemoReport<'_>, format: OutputFormat) {
         return report::print_json(demo);
     }
 
+    if demo.project.source == Source::Embedded {
+        println!(
+            "No examples/astro-project here: deploying the example project built into \
+             astro-deploy, unpacked to a temporary folder."
+        );
+    }
     report::outcome(demo.deploy, format);
     println!();
     let check = demo.verification;
@@ -169,9 +263,20 @@ fn render(demo: &DemoReport<'_>, format: OutputFormat) {
         demo.refused.deployment_id, demo.refused.error
     );
     println!();
-    println!("Next: run `astro-deploy emulator`, set ASTRO_API_URL and ASTRO_API_TOKEN from the");
-    println!("line it prints, and deploy your own project with `astro-deploy deploy`.");
+    print!("{NEXT}");
 }
+
+/// How to go on from the demo. The seeded Deployment that takes DAG deploys enforces CI/CD, so
+/// the deploy policy refuses a deploy from a laptop (exit 10); `CI=true` runs the deploy as the
+/// CI job it stands for, as the demo itself does.
+const NEXT: &str = "\
+Next, deploy your own project the way its CI job would, to an emulator that stays up:
+  astro-deploy emulator    # in another terminal; prints one JSON line
+  export ASTRO_API_URL=<baseUrl> ASTRO_API_TOKEN=<apiToken>    # from that line
+  CI=true astro-deploy deploy --deployment-id <deployments.dagsEnabled> --project <your project>
+The Deployment enforces CI/CD, so without CI=true the deploy policy refuses a deploy from this
+machine (exit code 10).
+";
 
 fn to_failure(error: astro_api::TokenError) -> Failure {
     Failure::from_api(astro_api::Error::from(error))
