@@ -149,6 +149,14 @@ async fn a_push_that_changes_only_dags_deploys_them_and_fills_the_outputs_and_su
         .unwrap();
     assert!(!deploy_id.is_empty());
     assert!(step.summary.contains(deploy_id), "{}", step.summary);
+    // Why infer chose a DAG deploy is an output and in the summary, not only in the log.
+    let reason = output(&step, "deploy-reason");
+    assert!(reason.contains("only DAG files changed"), "{reason}");
+    assert!(
+        step.summary.contains("inferred: only DAG files changed"),
+        "{}",
+        step.summary
+    );
     assert!(step.stdout.contains("::group::"), "{}", step.stdout);
     assert!(
         step.stderr.contains("only DAG files changed"),
@@ -385,6 +393,21 @@ async fn a_pull_request_preview_is_linked_from_the_pull_request_and_deleted_with
         deployment["environment"].as_str().unwrap().to_owned()
     };
     assert!(preview_name.contains("feature-new-dag"), "{preview_name}");
+    // The preview was up before anything was deployed to it: the emulator answers CREATING
+    // for a while after a create, and a deploy must wait for HEALTHY.
+    let exchanges = setup.emulator.exchanges();
+    let preview_path = format!("/deployments/{preview_id}");
+    let first_deploy = exchanges
+        .iter()
+        .position(|e| e.method == "POST" && e.path.ends_with(&format!("{preview_path}/deploys")))
+        .expect("a deploy to the preview");
+    let seen: Vec<&str> = exchanges[..first_deploy]
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.ends_with(&preview_path))
+        .filter_map(|e| e.response_body.as_ref()?["status"].as_str())
+        .collect();
+    assert_eq!(seen.first(), Some(&"CREATING"), "{seen:?}");
+    assert_eq!(seen.last(), Some(&"HEALTHY"), "{seen:?}");
 
     // The pull request closes: the preview goes, and so does its environment.
     let closed = pull_request_payload("closed", 12, "feature/new-dag", &head);
@@ -429,4 +452,102 @@ async fn a_pull_request_preview_is_linked_from_the_pull_request_and_deleted_with
     assert_eq!(output(&again, "skipped"), "true");
     assert!(output(&again, "skip-reason").contains("nothing to delete"));
     assert_eq!(github.state().comments[0]["body"], comment_before);
+}
+
+#[tokio::test]
+async fn gc_asks_github_and_deletes_only_the_previews_of_closed_pull_requests() {
+    let setup = e2e_tests::image_setup::ImageSetup::start(Path::new(BIN), "12.2.0").await;
+    let github = e2e_tests::fake_github::FakeGithub::start().await;
+    let base = setup.deployment();
+    let (repo, head) = checkout();
+    let image = e2e_tests::runtime_image::runtime_reference(&setup.registry.host(), "12.2.0");
+    {
+        let mut state = github.state();
+        state.pulls = vec![(12, "closed", true), (13, "open", false)];
+        state.branches = vec!["main".to_owned(), "feature/open".to_owned()];
+    }
+
+    let mut ids = Vec::new();
+    for (number, branch) in [(12, "feature/merged"), (13, "feature/open")] {
+        let opened = pull_request_payload("opened", number, branch, &head);
+        let args = [
+            "create",
+            "--project",
+            "airflow",
+            "--image-name",
+            &image,
+            "--base-deployment-id",
+            &base,
+        ];
+        let created = preview_step(&setup, &github, repo.path(), &opened, &args).await;
+        assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+        ids.push(output(&created, "preview-id").to_owned());
+    }
+
+    // gc, as a scheduled workflow runs it: GitHub is asked about each preview's pull request.
+    let token = setup.emulator.info().api_token.clone();
+    let files = tempfile::tempdir().unwrap();
+    let event = files.path().join("event.json");
+    let schedule = serde_json::json!({
+        "schedule": "0 5 * * *",
+        "repository": { "full_name": "acme/airflow", "default_branch": "main" }
+    });
+    std::fs::write(&event, schedule.to_string()).unwrap();
+    let gc = tokio::process::Command::new(BIN)
+        .args(["preview", "gc", "--host", "github", "--output", "json"])
+        .args(["--base-deployment-id", &base])
+        .current_dir(repo.path())
+        .env("ASTRO_API_URL", setup.emulator.base_url())
+        .env("ASTRO_API_TOKEN", &token)
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "schedule")
+        .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_REF_NAME", "main")
+        .env("GITHUB_SHA", &head)
+        .env("GITHUB_REPOSITORY", "acme/airflow")
+        .env("GITHUB_API_URL", github.url())
+        .env("GITHUB_TOKEN", "ghs_fakeworkflowtoken0000000000000000")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env_remove("GITLAB_CI")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&gc.stdout);
+    let stderr = String::from_utf8_lossy(&gc.stderr);
+
+    assert_eq!(gc.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["host"], "github", "{report}");
+    let verdict = |id: &str| {
+        report["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["preview"]["id"] == serde_json::json!(id))
+            .map(|e| e["verdict"].clone())
+            .unwrap_or_else(|| panic!("no entry for {id}: {report}"))
+    };
+    assert!(verdict(&ids[0]).to_string().contains("merged"), "{report}");
+    assert!(
+        verdict(&ids[1]).to_string().to_lowercase().contains("keep"),
+        "{report}"
+    );
+    let deleted: Vec<String> = setup
+        .emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.method == "DELETE")
+        .map(|e| e.path.clone())
+        .collect();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(deleted[0].ends_with(&ids[0]), "{deleted:?}");
+    let asked: Vec<String> = github
+        .state()
+        .calls
+        .iter()
+        .filter(|c| c.method == "GET" && c.path.contains("/pulls/"))
+        .map(|c| c.path.clone())
+        .collect();
+    assert!(asked.iter().any(|p| p.ends_with("/pulls/12")), "{asked:?}");
 }

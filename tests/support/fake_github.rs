@@ -28,6 +28,10 @@ pub struct GithubState {
     pub deployments: Vec<Value>,
     pub statuses: Vec<Value>,
     pub calls: Vec<GithubCall>,
+    /// Pull requests by number: `open` or `closed`, and whether merged.
+    pub pulls: Vec<(u64, &'static str, bool)>,
+    /// Branches that exist, as git names them.
+    pub branches: Vec<String>,
     next_id: u64,
 }
 
@@ -137,6 +141,28 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: Byt
             status["deployment_id"] = json!(deployment.parse::<u64>().unwrap_or(0));
             state.statuses.push(status.clone());
             (201, status)
+        }
+        ("GET", ["repos", _, _, "pulls", number]) => {
+            let number: u64 = number.parse().unwrap_or(0);
+            match state.pulls.iter().find(|(n, _, _)| *n == number) {
+                Some((number, pull_state, merged)) => (
+                    200,
+                    json!({
+                        "number": number,
+                        "state": pull_state,
+                        "merged_at": merged.then_some("2026-12-04T05:00:00Z"),
+                    }),
+                ),
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        // One segment: a branch's `/` arrives encoded.
+        ("GET", ["repos", _, _, "branches", branch]) => {
+            let branch = percent_decode(branch);
+            match state.branches.contains(&branch) {
+                true => (200, json!({"name": branch})),
+                false => (404, json!({"message": "Branch not found"})),
+            }
         }
         _ => (404, json!({"message": "Not Found"})),
     };
