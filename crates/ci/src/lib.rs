@@ -1,9 +1,12 @@
-//! CI adapters: what the CI system running astro-deploy tells about the run.
+//! CI adapters: each turns what its CI system tells about the run into the core's inputs, and
+//! the core's outcome into what that CI shows.
 //!
-//! Each adapter reads its own CI's environment. Today that is detection and the commit being
-//! built, which the CLI uses to choose plain log lines over progress bars and to describe
-//! deploys; event payloads and outputs arrive with the full adapters. The `*_host` modules answer
-//! the preview garbage collector's questions about branches and reviews on GitHub and GitLab.
+//! Detection of the CI and the commit being built (here) picks plain log lines over progress
+//! bars and describes deploys. `*_event` reads a GitHub event payload or GitLab's `CI_*`
+//! variables into the commits to compare. `github` writes step outputs, job summaries and
+//! comments; `github_api` and `gitlab_api` keep the pull request comment, the merge request
+//! note and GitHub Deployments up to date. The `*_host` modules answer the preview garbage
+//! collector's questions about branches and reviews on GitHub and GitLab.
 
 pub mod event;
 pub mod github;
