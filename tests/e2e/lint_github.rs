@@ -772,3 +772,124 @@ fn the_action_refuses_what_it_cannot_do_before_deploying() {
         assert!(run.args.is_empty(), "astro-deploy ran for {inputs:?}");
     }
 }
+
+// --- The action's install step, run ------------------------------------------------------------
+
+/// Runs the action's `install` step with `sha256` pinned for Linux X64 and a stand-in `curl`
+/// on PATH that "downloads" `tarball` (no network here): what the step does with what it got.
+fn run_install_step(dir: &Path, tarball: &Path, sha256: &str) -> (Output, String) {
+    let action = yaml(&e2e_tests::repo_root().join("action.yml"));
+    let steps = action["runs"]["steps"].as_sequence().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("install"))
+        .expect("a step with id `install`");
+    let script = dir.join("install.sh");
+    std::fs::write(&script, step["run"].as_str().expect("a script")).unwrap();
+
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let curl = bin.join("curl");
+    let fake_curl = format!(
+        "#!/usr/bin/env bash\nwhile [[ $# -gt 0 ]]; do\n  if [[ $1 == --output ]]; then \
+         cp '{}' \"$2\"; shift; fi\n  shift\ndone\n",
+        tarball.display()
+    );
+    std::fs::write(&curl, fake_curl).unwrap();
+    let made = Command::new("chmod").arg("+x").arg(&curl).status();
+    assert!(made.is_ok_and(|s| s.success()));
+
+    let outputs = dir.join("github_output");
+    std::fs::write(&outputs, "").unwrap();
+    let mut command = Command::new("bash");
+    command
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TEMP", dir)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_ACTION_PATH", e2e_tests::repo_root());
+    for (name, value) in step["env"].as_mapping().expect("the step's env") {
+        let (name, value) = (name.as_str().unwrap(), value.as_str().unwrap_or(""));
+        command.env(name, value);
+    }
+    command.env("SHA256_X86_64_LINUX", sha256);
+    let output = command.output().expect("bash runs the install step");
+    println!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, std::fs::read_to_string(&outputs).unwrap())
+}
+
+#[test]
+fn the_install_step_runs_a_release_binary_only_when_its_sha256_matches() {
+    use sha2::Digest;
+
+    let dir = TempDir::new().expect("a temp dir");
+    // A release archive holding a stand-in `astro-deploy` that answers --version.
+    let staging = dir.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let binary = staging.join("astro-deploy");
+    std::fs::write(&binary, "#!/bin/sh\necho 'astro-deploy 0.1.0 (stand-in)'\n").unwrap();
+    assert!(Command::new("chmod")
+        .arg("+x")
+        .arg(&binary)
+        .status()
+        .is_ok_and(|s| s.success()));
+    let tarball = dir.path().join("release.tar.gz");
+    let packed = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&staging)
+        .arg("astro-deploy")
+        .status();
+    assert!(packed.is_ok_and(|s| s.success()));
+    let sha256 = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(&tarball).unwrap())
+    );
+
+    let wrong = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let (output, outputs) = run_install_step(&wrong, &tarball, &"0".repeat(64));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a wrong sha256 fails the step"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("does not match the sha256 pinned in the action"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("(stand-in)"), "the unverified binary ran");
+    assert_eq!(outputs, "", "no path for a later step");
+
+    let right = dir.path().join("right");
+    std::fs::create_dir_all(&right).unwrap();
+    let (output, outputs) = run_install_step(&right, &tarball, &sha256);
+    assert!(output.status.success(), "the pinned release installs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("astro-deploy 0.1.0 (stand-in)"), "{stdout}");
+    let path = outputs
+        .strip_prefix("path=")
+        .map(str::trim)
+        .unwrap_or_default();
+    assert!(
+        Path::new(path).starts_with(&right),
+        "the step names the installed binary: {outputs}"
+    );
+}
