@@ -88,7 +88,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// `(method, path template)` of every Platform operation the emulator serves, with the path
 /// templates exactly as the spec writes them (without the `/platform/v1beta1` prefix).
 pub fn served_operations() -> &'static [(&'static str, &'static str)] {
-    platform::OPERATIONS
+    platform::operations()
 }
 
 /// `(method, path template)` of every IAM operation the emulator serves, with the path templates

@@ -14,7 +14,10 @@ mod org;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use std::sync::OnceLock;
+
+use axum::handler::Handler;
+use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -47,53 +50,115 @@ pub(crate) enum Op {
     GetWorkspace,
 }
 
-const ORG: &str = "/organizations/{organizationId}";
-const DEPLOYMENT: &str = "/organizations/{organizationId}/deployments/{deploymentId}";
-const DEPLOY: &str =
-    "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}";
+/// How one operation is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One served operation: how it is called, its spec path template, and what answers it.
+struct Served {
+    verb: Verb,
+    template: &'static str,
+    route: MethodRouter<App>,
+}
+
+fn serve<H, T>(verb: Verb, template: &'static str, handler: H) -> Served
+where
+    H: Handler<T, App>,
+    T: 'static,
+{
+    Served {
+        verb,
+        template,
+        route: on(verb.filter(), handler),
+    }
+}
+
+/// Every served operation, with the path templates exactly as the spec writes them (without
+/// the prefix). Both the router ([`routes`]) and the list the spec checks read
+/// ([`operations`]) are made from this one table, so that a route cannot be served without
+/// being checked against the spec.
+fn table() -> Vec<Served> {
+    use Verb::{Delete, Get, Post};
+
+    const ORG: &str = "/organizations/{organizationId}";
+    const DEPLOYMENTS: &str = "/organizations/{organizationId}/deployments";
+    const DEPLOYMENT: &str = "/organizations/{organizationId}/deployments/{deploymentId}";
+    const DEPLOYS: &str = "/organizations/{organizationId}/deployments/{deploymentId}/deploys";
+    const DEPLOY: &str =
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}";
+    const FINALIZE: &str =
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/finalize";
+    const ROLLBACK: &str =
+        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/rollback";
+    const OVERRIDE: &str =
+        "/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override";
+
+    vec![
+        serve(Get, "/organizations", org::list_organizations),
+        serve(Get, ORG, org::get_organization),
+        serve(
+            Get,
+            "/organizations/{organizationId}/deployment-options",
+            org::deployment_options,
+        ),
+        serve(Get, DEPLOYMENTS, deployments::list),
+        serve(Post, DEPLOYMENTS, deployments::create),
+        serve(Get, DEPLOYMENT, deployments::get),
+        serve(Post, DEPLOYMENT, deployments::update),
+        serve(Delete, DEPLOYMENT, deployments::delete),
+        serve(Get, DEPLOYS, deploys::list),
+        serve(Post, DEPLOYS, deploys::create),
+        serve(Get, DEPLOY, deploys::get),
+        serve(Post, DEPLOY, deploys::update),
+        serve(Post, FINALIZE, deploys::finalize),
+        serve(Post, ROLLBACK, deploys::rollback),
+        serve(Post, OVERRIDE, hibernation::set),
+        serve(Delete, OVERRIDE, hibernation::remove),
+        serve(
+            Get,
+            "/organizations/{organizationId}/workspaces",
+            org::list_workspaces,
+        ),
+        serve(
+            Get,
+            "/organizations/{organizationId}/workspaces/{workspaceId}",
+            org::get_workspace,
+        ),
+    ]
+}
 
 /// `(method, path template)` of every served operation, as the spec writes them.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
-    ("GET", "/organizations"),
-    ("GET", ORG),
-    ("GET", "/organizations/{organizationId}/deployment-options"),
-    ("GET", "/organizations/{organizationId}/deployments"),
-    ("POST", "/organizations/{organizationId}/deployments"),
-    ("GET", DEPLOYMENT),
-    ("POST", DEPLOYMENT),
-    ("DELETE", DEPLOYMENT),
-    (
-        "GET",
-        "/organizations/{organizationId}/deployments/{deploymentId}/deploys",
-    ),
-    (
-        "POST",
-        "/organizations/{organizationId}/deployments/{deploymentId}/deploys",
-    ),
-    ("GET", DEPLOY),
-    ("POST", DEPLOY),
-    (
-        "POST",
-        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/finalize",
-    ),
-    (
-        "POST",
-        "/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/rollback",
-    ),
-    (
-        "POST",
-        "/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override",
-    ),
-    (
-        "DELETE",
-        "/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override",
-    ),
-    ("GET", "/organizations/{organizationId}/workspaces"),
-    (
-        "GET",
-        "/organizations/{organizationId}/workspaces/{workspaceId}",
-    ),
-];
+pub(crate) fn operations() -> &'static [(&'static str, &'static str)] {
+    static OPERATIONS: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    OPERATIONS.get_or_init(|| {
+        table()
+            .iter()
+            .map(|served| (served.verb.name(), served.template))
+            .collect()
+    })
+}
 
 impl Op {
     /// Whether the spec lists 404 for this operation.
@@ -110,42 +175,15 @@ impl Op {
 }
 
 /// The routes, registered under the spec's own parameter names so that a recorded exchange's
-/// matched route is the spec's path template.
+/// matched route is the spec's path template; anything else under the prefix answers 404.
 pub(crate) fn routes() -> Router<App> {
-    let at = |template: &str| format!("{PREFIX}{template}");
-    let deploys = format!("{DEPLOYMENT}/deploys");
-
-    Router::new()
-        .route(&at("/organizations"), get(org::list_organizations))
-        .route(&at(ORG), get(org::get_organization))
-        .route(
-            &at(&format!("{ORG}/deployment-options")),
-            get(org::deployment_options),
-        )
-        .route(&at(&format!("{ORG}/workspaces")), get(org::list_workspaces))
-        .route(
-            &at(&format!("{ORG}/workspaces/{{workspaceId}}")),
-            get(org::get_workspace),
-        )
-        .route(
-            &at(&format!("{ORG}/deployments")),
-            get(deployments::list).post(deployments::create),
-        )
-        .route(
-            &at(DEPLOYMENT),
-            get(deployments::get)
-                .post(deployments::update)
-                .delete(deployments::delete),
-        )
-        .route(&at(&deploys), get(deploys::list).post(deploys::create))
-        .route(&at(DEPLOY), get(deploys::get).post(deploys::update))
-        .route(&at(&format!("{DEPLOY}/finalize")), post(deploys::finalize))
-        .route(&at(&format!("{DEPLOY}/rollback")), post(deploys::rollback))
-        .route(
-            &at(&format!("{DEPLOYMENT}/hibernation-override")),
-            post(hibernation::set).delete(hibernation::remove),
-        )
-        .route(&at("/{*rest}"), any(not_served))
+    let mut router = Router::new();
+    // Routing one path again adds the method to it (axum refuses the same method twice).
+    for served in table() {
+        router = router.route(&format!("{PREFIX}{}", served.template), served.route);
+    }
+    router
+        .route(&format!("{PREFIX}/{{*rest}}"), any(not_served))
         .method_not_allowed_fallback(not_served)
 }
 

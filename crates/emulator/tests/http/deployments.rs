@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{answer, error_message, new_deployment, start};
+use crate::support::{answer, error_message, new_deployment, start, Harness};
 
 #[tokio::test]
 async fn the_seed_is_served() {
@@ -241,6 +241,49 @@ async fn a_second_delete_answers_404() {
         Some("/organizations/{organizationId}/deployments/{deploymentId}")
     );
     assert!(last.path.starts_with("/platform/v1beta1/organizations/"));
+}
+
+/// Whether the emulator answered `method path` with one of its Platform handlers, rather than
+/// with the 404 for routes it does not serve.
+async fn routed(harness: &Harness, method: &str, path: &str) -> bool {
+    let url = format!("{}/platform/v1beta1{path}", harness.emulator.base_url());
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+    let request = harness.call(method, &url, &harness.api_token());
+    let response = request.body("{}").send().await.expect("an answer");
+    let body = response.text().await.expect("a body");
+    !body.contains("the emulator does not serve")
+}
+
+#[tokio::test]
+async fn the_router_answers_exactly_the_listed_operations() {
+    let harness = start().await;
+    let operations = emulator::served_operations();
+    // Ids that exist nowhere: the handlers answer 400, 403 or 404, and change nothing.
+    let concrete = |template: &str| {
+        template
+            .replace("{organizationId}", &harness.org())
+            .replace("{deploymentId}", "clnosuchdeployment0000000")
+            .replace("{deployId}", "clnosuchdeploy00000000000")
+            .replace("{workspaceId}", "clnosuchworkspace00000000")
+    };
+
+    for (method, template) in operations {
+        let path = concrete(template);
+        assert!(
+            routed(&harness, method, &path).await,
+            "listed but not routed: {method} {template}"
+        );
+        for other in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if operations.contains(&(other, template)) {
+                continue;
+            }
+            assert!(
+                !routed(&harness, other, &path).await,
+                "routed but not listed, so never checked against the spec: {other} {template}"
+            );
+        }
+    }
+    assert!(!routed(&harness, "GET", "/organizations/x/clusters").await);
 }
 
 #[tokio::test]
