@@ -62,6 +62,9 @@ pub enum Command {
     /// enforcement on a Deployment.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The organization's API tokens: list them, rotate one, or create one that expires.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Run a local Astro control plane, to try a pipeline without an Astro account.
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
@@ -544,4 +547,88 @@ pub struct PreviewGcArgs {
     /// Show what would be deleted and delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List the organization's API tokens with their type, expiry and roles (never a value).
+    List(TokenListArgs),
+    /// Give an API token a new value and invalidate the old one. The deploy policy judges it
+    /// first; the new value is printed once, on stdout.
+    Rotate(TokenRotateArgs),
+    /// Create an API token that expires. The deploy policy judges it first; the value is
+    /// printed once, on stdout.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Only the tokens of this Workspace.
+    #[arg(long)]
+    pub workspace_id: Option<String>,
+
+    /// Only the tokens of this Deployment.
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// What the policy judges a token change on, and where the API is.
+#[derive(Debug, Args)]
+pub struct TokenChangeArgs {
+    /// The branch this runs for [default: the CI run's, else git's].
+    #[arg(long)]
+    pub branch: Option<String>,
+
+    /// The project config file with the `policy:` section (used when it exists).
+    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRotateArgs {
+    /// The API token to rotate (its id, as `token list` shows it).
+    #[arg(long)]
+    pub token_id: String,
+
+    #[command(flatten)]
+    pub change: TokenChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The new token's name.
+    #[arg(long)]
+    pub name: String,
+
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// Its role: ORGANIZATION_*, WORKSPACE_* (with --workspace-id) or DEPLOYMENT_ADMIN (with
+    /// --deployment-id).
+    #[arg(long)]
+    pub role: String,
+
+    /// Days until it expires, 1 to 3650.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub expires_in_days: u32,
+
+    /// Scope it to this Workspace.
+    #[arg(long, conflicts_with = "deployment_id")]
+    pub workspace_id: Option<String>,
+
+    /// Scope it to this Deployment (all a deploy needs).
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+
+    #[command(flatten)]
+    pub change: TokenChangeArgs,
 }

@@ -11,6 +11,7 @@ mod infer;
 mod monorepo;
 mod policy;
 mod preview;
+mod token;
 
 use crate::args::{CiCommand, Cli, Command};
 use crate::exit::Failure;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ci(CiCommand::GitlabPreview(command)) => gitlab::preview(command, format).await,
         Command::Preview(command) => preview::run(command, format).await,
         Command::Policy(command) => policy::run(command, format).await,
+        Command::Token(command) => token::run(command, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
     }
