@@ -42,6 +42,17 @@ async fn step(
     after: &str,
     deployment_id: &str,
 ) -> Step {
+    typed_step(emulator, repo, (before, after), deployment_id, "infer").await
+}
+
+/// [`step`] with `--type deploy_type`.
+async fn typed_step(
+    emulator: &RunningEmulator,
+    repo: &Path,
+    (before, after): (&str, &str),
+    deployment_id: &str,
+    deploy_type: &str,
+) -> Step {
     let files = tempfile::tempdir().unwrap();
     let (event, outputs, summary) = (
         files.path().join("event.json"),
@@ -63,12 +74,11 @@ async fn step(
             "ci",
             "github",
             "--type",
-            "infer",
+            deploy_type,
             "--project",
             "airflow",
-            "--deployment-id",
         ])
-        .arg(deployment_id)
+        .args(["--deployment-id", deployment_id])
         .current_dir(repo)
         .env("ASTRO_API_URL", emulator.base_url())
         .env("ASTRO_API_TOKEN", &token)
@@ -164,6 +174,50 @@ async fn a_push_that_changes_only_dags_deploys_them_and_fills_the_outputs_and_su
         step.stderr
     );
     assert_eq!(creates(&emulator), 1);
+}
+
+#[tokio::test]
+async fn a_dag_deploy_says_what_it_left_out_when_more_of_the_project_changed() {
+    let emulator = start().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let (repo, first) = checkout();
+    std::fs::write(
+        repo.path().join("airflow/requirements.txt"),
+        "pandas==2.2.3\n",
+    )
+    .unwrap();
+    let second = commit(repo.path(), "a new dependency");
+
+    let dags = typed_step(&emulator, repo.path(), (&first, &second), &id, "dags").await;
+
+    assert_eq!(dags.code, 0, "{}\n{}", dags.stdout, dags.stderr);
+    assert_eq!(output(&dags, "deploy-type"), "dags");
+    let warning = dags
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning") && l.contains("only dags/ was deployed"))
+        .unwrap_or_else(|| panic!("no warning annotation:\n{}", dags.stdout));
+    assert!(warning.contains("airflow/requirements.txt"), "{warning}");
+    assert!(
+        dags.summary.contains("only dags/ was deployed"),
+        "{}",
+        dags.summary
+    );
+
+    // A push that changed only DAGs deploys them without the warning.
+    std::fs::write(
+        repo.path().join("airflow/dags/utils/paths.py"),
+        "# changed\n",
+    )
+    .unwrap();
+    let third = commit(repo.path(), "a DAG helper");
+    let quiet = typed_step(&emulator, repo.path(), (&second, &third), &id, "dags").await;
+    assert_eq!(quiet.code, 0, "{}\n{}", quiet.stdout, quiet.stderr);
+    assert!(
+        !quiet.stdout.contains("only dags/ was deployed"),
+        "{}",
+        quiet.stdout
+    );
 }
 
 #[tokio::test]

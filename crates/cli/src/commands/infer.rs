@@ -22,7 +22,8 @@ pub enum Stop {
 }
 use Stop::{Fail, Skip};
 
-/// Runs the deploy the flags ask for; `read_event` is called only for `--type infer`.
+/// Runs the deploy the flags ask for; `read_event` is called for `--type infer`, and after a
+/// `--type dags` deploy to say what it left out.
 pub async fn deploy(
     args: &DeployArgs,
     format: OutputFormat,
@@ -30,18 +31,18 @@ pub async fn deploy(
 ) -> Result<Outcome, Stop> {
     // Why the event's commits chose the type: the outputs and summary say it, so a full deploy
     // after a shallow clone or a new branch is never a mystery.
-    let (kind, inferred) = match args.deploy_type {
+    let (kind, inferred, after_dags) = match args.deploy_type {
         DeployTypeArg::Infer => {
             let event = read_event().map_err(Fail)?;
             match decide(args, &event).await.map_err(Fail)? {
                 Decision::Nothing { reason } => return Err(Skip(reason)),
-                Decision::DagsOnly { reason, .. } => (DeployKind::Dags, Some(reason)),
-                Decision::Full { reason } => (DeployKind::ImageAndDags, Some(reason)),
+                Decision::DagsOnly { reason, .. } => (DeployKind::Dags, Some(reason), None),
+                Decision::Full { reason } => (DeployKind::ImageAndDags, Some(reason), None),
             }
         }
-        DeployTypeArg::Dags => (DeployKind::Dags, None),
-        DeployTypeArg::Image => (DeployKind::Image, None),
-        DeployTypeArg::ImageAndDags => (DeployKind::ImageAndDags, None),
+        DeployTypeArg::Dags => (DeployKind::Dags, None, Some(read_event)),
+        DeployTypeArg::Image => (DeployKind::Image, None, None),
+        DeployTypeArg::ImageAndDags => (DeployKind::ImageAndDags, None, None),
     };
 
     let connection = config::connect(&args.api).map_err(Fail)?;
@@ -69,8 +70,44 @@ pub async fn deploy(
     if inferred.is_some() {
         outcome.inferred = inferred;
     }
+    if let Some(read_event) = after_dags {
+        outcome
+            .warnings
+            .extend(left_out_of_a_dag_deploy(args, read_event).await);
+    }
     report::outcome(&outcome, format);
     Ok(outcome)
+}
+
+/// A DAG deploy ships only `dags/`: when the event's commits changed more of the project, the
+/// run says what stayed behind instead of looking like a whole deploy. Nothing is said when the
+/// commits cannot be compared; that is a question for `--type infer`.
+async fn left_out_of_a_dag_deploy(
+    args: &DeployArgs,
+    read_event: impl FnOnce() -> Result<CiEvent, Failure>,
+) -> Option<String> {
+    let event = read_event().ok()?;
+    if event
+        .range
+        .as_ref()
+        .is_none_or(|range| range.base.is_none())
+    {
+        return None;
+    }
+    match decide(args, &event).await {
+        Ok(Decision::Full { reason }) => Some(format!(
+            "only dags/ was deployed, but more of the project changed ({reason}); deploy with \
+             --type infer or image-and-dags to ship the rest"
+        )),
+        Ok(_) => None,
+        Err(failure) => {
+            tracing::debug!(
+                "not comparing the commits after a DAG deploy: {}",
+                failure.message
+            );
+            None
+        }
+    }
 }
 
 /// The report of the run, and the failure that ends it, if any.
