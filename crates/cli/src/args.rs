@@ -318,8 +318,6 @@ pub enum CiCommand {
     /// ASTRO_DOTENV, default astro-deploy.env) and, with GITLAB_TOKEN in a merge request
     /// pipeline, a merge request note. Takes the flags of `deploy`.
     Gitlab(Box<DeployArgs>),
-}
-
     /// The GitHub Action's preview entrypoint: `preview create|deploy|delete`, then the same
     /// step outputs (`preview-id`, `preview-url`), summary, pull request comment and GitHub
     /// Deployment (a transient environment, marked inactive on delete) as `ci github`.
@@ -340,7 +338,9 @@ pub enum CiPreviewCommand {
     /// `preview deploy`, reported to the CI.
     Deploy(Box<PreviewDeployArgs>),
     /// `preview delete`, reported to the CI.
-    Delete(PreviewDeleteArgs),
+    Delete(Box<PreviewDeleteArgs>),
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
