@@ -600,9 +600,12 @@ fn the_action_takes_the_token_from_the_environment_too() {
     );
 }
 
+/// The inputs a step is given, and the arguments astro-deploy must get for them.
+type ActionCase<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[test]
 fn the_preview_actions_run_the_preview_steps_with_the_base_deployment() {
-    let cases: [(&[(&str, &str)], &[&str]); 3] = [
+    let cases: [ActionCase; 3] = [
         (
             &[
                 ("action", "create-deployment-preview"),
