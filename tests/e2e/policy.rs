@@ -489,3 +489,107 @@ async fn the_policy_judges_a_token_on_what_iam_says_and_on_its_claims_when_iam_r
         .iter()
         .all(|e| e.method == "GET" || e.path.ends_with("/tokens")));
 }
+
+/// The preview steps that change something, each for `branch` of the base `base`.
+fn preview_steps<'a>(
+    base: &'a str,
+    branch: &'a str,
+    project: &'a str,
+    config: &'a str,
+) -> Vec<Vec<&'a str>> {
+    let common = ["--base-deployment-id", base, "--config", config];
+    let mut steps = Vec::new();
+    for step in ["create", "deploy"] {
+        let mut args = vec!["preview", step, "--branch", branch, "--project", project];
+        args.extend(common);
+        steps.push(args);
+    }
+    let mut delete = vec!["preview", "delete", "--branch", branch];
+    delete.extend(common);
+    steps.push(delete);
+    steps
+}
+
+#[tokio::test]
+async fn previews_are_judged_by_the_previews_rules_before_any_change() {
+    let emulator = emulator().await;
+    let base = emulator.info().deployments.dags_disabled.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("astro-deploy.yaml");
+    // `default` would refuse every branch but main; previews only heed `previews:`.
+    std::fs::write(
+        &config,
+        "version: 1\nprojects: []\npolicy:\n  default: { branches: [main] }\n  \
+         previews: { branches: ['feature/**'] }\n",
+    )
+    .unwrap();
+    let (config, project) = (
+        config.display().to_string(),
+        example_project().display().to_string(),
+    );
+
+    for args in preview_steps(&base, "spike/try-this", &project, &config) {
+        let denied = run(&emulator, &[("CI", "true")], &args).await;
+
+        assert_eq!(
+            denied.code, 10,
+            "{args:?}\n{}\n{}",
+            denied.stdout, denied.stderr
+        );
+        assert!(denied.stderr.contains("ref"), "{}", denied.stderr);
+        assert!(
+            denied.stderr.contains("`previews.branches`") && denied.stderr.contains("feature/**"),
+            "the fix names the previews' rule: {}",
+            denied.stderr
+        );
+    }
+    assert_eq!(
+        changing_requests(&emulator.exchanges()),
+        Vec::<String>::new(),
+        "a denied preview step changes nothing"
+    );
+
+    // A run on a branch that `previews.branches` names passes, though `default` would refuse
+    // it: deleting a preview that is not there succeeds and changes nothing.
+    let jenkins = [("CI", "true"), ("BRANCH_NAME", "feature/orders")];
+    let delete = [
+        "preview",
+        "delete",
+        "--branch",
+        "feature/orders",
+        "--base-deployment-id",
+        &base,
+        "--config",
+        &config,
+    ];
+    let allowed = run(&emulator, &jenkins, &delete).await;
+    assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
+    assert!(
+        allowed.stdout.contains("nothing to delete"),
+        "{}",
+        allowed.stdout
+    );
+
+    // gc removes previews and deploys no code: it is not judged on refs, so a scheduled run
+    // on main collects even though `previews.branches` does not name main.
+    let scheduled = [("CI", "true"), ("BRANCH_NAME", "main")];
+    let gc = [
+        "preview",
+        "gc",
+        "--host",
+        "none",
+        "--ttl",
+        "1d",
+        "--base-deployment-id",
+        &base,
+        "--config",
+        &config,
+    ];
+    let collected = run(&emulator, &scheduled, &gc).await;
+    assert_eq!(
+        collected.code, 0,
+        "{}\n{}",
+        collected.stdout, collected.stderr
+    );
+    assert!(changing_requests(&emulator.exchanges()).is_empty());
+}

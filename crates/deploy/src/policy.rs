@@ -13,7 +13,14 @@
 //!     token: { must-expire: true, min-days-left: 7, warn-days-left: 30, max-scope: deployment }
 //!   deployments:
 //!     analytics-dev: { ci-only: false }   # by id or by name; keys override `default`
+//!   previews:                      # every preview Deployment (preview create|deploy|delete|gc)
+//!     branches: ["feature/**"]
 //! ```
+//!
+//! Previews exist to run branches, so a branch or tag rule meant for the Deployments they copy
+//! never reaches them: their rules are `previews:` over `default` without its `branches` and
+//! `tags`, and no Deployment entry applies. Without `previews.branches`, any branch of this
+//! repository may have a preview; forks and the other rules are judged as everywhere.
 //!
 //! Without a config the rules are the safe defaults. A production-like Deployment (one not in
 //! development mode) deploys only from CI and only from the default branch. A pull request
@@ -39,6 +46,9 @@ pub struct PolicyConfig {
     /// Rules of one Deployment, keyed by its id or name, over `default`.
     #[serde(default)]
     pub deployments: BTreeMap<String, RuleSet>,
+    /// Rules of every preview Deployment, over `default` without its refs.
+    #[serde(default)]
+    pub previews: RuleSet,
 }
 
 /// Rules; an absent key takes the default's value, then the safe default.
@@ -102,6 +112,14 @@ impl RuleSet {
 impl PolicyConfig {
     /// The rules for a Deployment: its own entry (by id, else by name) over `default`.
     pub fn rules_for(&self, deployment: &DeploymentFacts) -> RuleSet {
+        if deployment.is_preview {
+            let under = RuleSet {
+                branches: None,
+                tags: None,
+                ..self.default.clone()
+            };
+            return self.previews.over(&under);
+        }
         let own = self
             .deployments
             .get(&deployment.id)
@@ -138,6 +156,9 @@ pub struct DeploymentFacts {
     pub name: String,
     pub is_cicd_enforced: bool,
     pub is_development_mode: bool,
+    /// A preview Deployment (or the previews of a base): judged by the `previews:` rules.
+    #[serde(default)]
+    pub is_preview: bool,
 }
 
 impl From<&astro_api::models::Deployment> for DeploymentFacts {
@@ -147,6 +168,7 @@ impl From<&astro_api::models::Deployment> for DeploymentFacts {
             name: deployment.name.clone(),
             is_cicd_enforced: deployment.is_cicd_enforced,
             is_development_mode: deployment.is_development_mode,
+            is_preview: false,
         }
     }
 }
@@ -425,7 +447,8 @@ fn ci_only(rules: &RuleSet, facts: &Facts) -> RuleResult {
 }
 
 fn git_ref(rules: &RuleSet, facts: &Facts) -> RuleResult {
-    let production_like = facts.deployment.production_like();
+    // The default-branch default guards what runs in production; a preview runs a branch.
+    let production_like = facts.deployment.production_like() && !facts.deployment.is_preview;
     let default_branches = match &facts.run.default_branch {
         Some(branch) => vec![branch.clone()],
         None => vec!["main".to_owned(), "master".to_owned()],
@@ -453,6 +476,10 @@ fn git_ref(rules: &RuleSet, facts: &Facts) -> RuleResult {
     let tags = tags.unwrap_or_else(|| vec!["**".to_owned()]);
     let requirement = format!("branches: {}; tags: {}", listing(&branches), listing(&tags));
     let Some(name) = &facts.run.ref_name else {
+        if facts.deployment.is_preview {
+            let fact = "no branch: this step removes previews and deploys no code".to_owned();
+            return result("ref", Verdict::Pass, &requirement, fact);
+        }
         return result(
             "ref",
             Verdict::Fail,
@@ -468,10 +495,18 @@ fn git_ref(rules: &RuleSet, facts: &Facts) -> RuleResult {
     let fact = format!("the {kind} is `{name}`");
     match patterns.iter().any(|p| branch_matches(p, name)) {
         true => result("ref", Verdict::Pass, &requirement, fact),
-        false => result("ref", Verdict::Fail, &requirement, fact).fix(format!(
-            "deploy from an allowed {kind}, or add it to the policy's `{kind}{}`",
-            if kind == "branch" { "es" } else { "s" }
-        )),
+        false => {
+            let key = match (kind, facts.deployment.is_preview) {
+                ("branch", false) => "branches",
+                ("branch", true) => "previews.branches",
+                (_, false) => "tags",
+                (_, true) => "previews.tags",
+            };
+            let allowed = listing(patterns);
+            result("ref", Verdict::Fail, &requirement, fact).fix(format!(
+                "deploy from an allowed {kind} ({allowed}), or add it to the policy's `{key}`"
+            ))
+        }
     }
 }
 
@@ -639,6 +674,7 @@ mod tests {
                     name: "analytics-prod".into(),
                     is_cicd_enforced: true,
                     is_development_mode: false,
+                    is_preview: false,
                 },
                 token: TokenFacts {
                     kind: TokenKind::Deployment("clprod".into()),
@@ -681,6 +717,17 @@ mod tests {
         fn development(mut self, enforced: bool) -> Self {
             self.facts.deployment.is_development_mode = true;
             self.facts.deployment.is_cicd_enforced = enforced;
+            self
+        }
+        /// A preview of the Deployment, in development mode unless `production_like`.
+        fn preview(mut self, production_like: bool) -> Self {
+            self.facts.deployment.is_preview = true;
+            self.facts.deployment.is_development_mode = !production_like;
+            self.facts.deployment.is_cicd_enforced = false;
+            self
+        }
+        fn no_ref(mut self) -> Self {
+            self.facts.run.ref_name = None;
             self
         }
         fn enforcement(mut self, on: bool) -> Self {
@@ -736,6 +783,61 @@ mod tests {
         type Row = (&'static str, Case, Vec<(&'static str, Verdict)>);
         let table: Vec<Row> = vec![
             ("github push to main", github_push("main"), vec![]),
+            (
+                "a preview of a feature branch, though `default` names only main",
+                github_push("feature/x")
+                    .event("pull_request")
+                    .preview(false)
+                    .policy("default: { branches: [main] }"),
+                vec![],
+            ),
+            (
+                "a production-like preview of a feature branch",
+                github_push("feature/x").event("pull_request").preview(true),
+                vec![],
+            ),
+            (
+                "a preview for a fork's pull request",
+                github_push("feature/x")
+                    .event("pull_request")
+                    .preview(false)
+                    .fork(),
+                vec![("forks", Fail)],
+            ),
+            (
+                "a preview of a branch `previews.branches` does not name",
+                github_push("spike/x")
+                    .event("pull_request")
+                    .preview(false)
+                    .policy("previews: { branches: ['feature/**'] }"),
+                vec![("ref", Fail)],
+            ),
+            (
+                "a preview under a Deployment entry that would refuse its branch",
+                github_push("feature/x")
+                    .event("pull_request")
+                    .preview(false)
+                    .policy("deployments: { clprod: { branches: [main] } }"),
+                vec![],
+            ),
+            (
+                "removing previews, with no branch to judge",
+                github_push("main")
+                    .event("schedule")
+                    .preview(false)
+                    .policy("previews: { branches: ['feature/**'] }")
+                    .no_ref(),
+                vec![],
+            ),
+            (
+                "a preview keeps the default's token rules",
+                github_push("feature/x")
+                    .event("pull_request")
+                    .preview(false)
+                    .token(TokenKind::Deployment("clprod".into()), None)
+                    .policy("default: { token: { must-expire: true } }"),
+                vec![("token-expiry", Fail)],
+            ),
             (
                 "github push to a feature branch",
                 github_push("feature/x"),

@@ -195,17 +195,29 @@ struct BaseFacts<'a> {
 }
 
 /// Deleting previews is a change: the policy judges it as a change to the base's previews,
-/// which run in development mode unless the settings say otherwise.
-async fn require_for_previews(args: &PreviewBaseArgs, context: &Context) -> Result<(), Failure> {
+/// which run in development mode unless the settings say otherwise. The ref it judges is the
+/// branch whose preview goes (`branch`), not the run's: a cleanup deploys no code, so with no
+/// branch (gc, a delete by review or name) the refs are not judged at all.
+async fn require_for_previews(
+    args: &PreviewBaseArgs,
+    context: &Context,
+    branch: Option<&str>,
+) -> Result<(), Failure> {
+    let mut run = super::policy::run_facts(&args.policy, branch, Path::new(".")).await?;
+    if branch.is_none() {
+        run.ref_name = None;
+        run.ref_is_tag = false;
+    }
     let policy = PolicyInputs {
         config: super::policy::load(&args.config)?,
-        run: super::policy::run_facts(&args.policy, None, Path::new(".")).await?,
+        run,
     };
     let facts = DeploymentFacts {
         id: context.base.id.clone(),
         name: format!("the previews of {}", context.base.name),
         is_cicd_enforced: context.base.is_cicd_enforced,
         is_development_mode: context.settings.overrides().development_mode,
+        is_preview: true,
     };
     super::policy::require(&policy, facts, &context.connection).map(|_| ())
 }
@@ -299,6 +311,7 @@ pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewR
         name: preview::preview_name(&context.base.id, &context.base.name, &branch),
         is_cicd_enforced: context.base.is_cicd_enforced,
         is_development_mode: options.overrides.development_mode,
+        is_preview: true,
     };
     super::policy::require(&policy, facts, &context.connection)?;
 
@@ -455,7 +468,11 @@ pub async fn run_delete(args: &PreviewDeleteArgs) -> Result<DeleteRun, Failure> 
         }
     };
     let context = context(&args.base, None).await?;
-    require_for_previews(&args.base, &context).await?;
+    let branch = match &selector {
+        Selector::Branch(branch) => Some(branch.as_str()),
+        Selector::Review(_) | Selector::Name(_) => None,
+    };
+    require_for_previews(&args.base, &context, branch).await?;
     let reporter = Reporter::new();
     let deleted = preview::delete(
         &context.connection.client,
@@ -530,7 +547,7 @@ async fn gc(args: PreviewGcArgs, format: OutputFormat) -> Result<(), Failure> {
         None => None,
     };
     if !args.dry_run {
-        require_for_previews(&args.base, &context).await?;
+        require_for_previews(&args.base, &context, None).await?;
     }
     let host = AnyHost::from_arg(args.host)?;
     let options = GcOptions {

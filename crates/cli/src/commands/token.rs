@@ -157,6 +157,7 @@ async fn judge(
         name: format!("API token {name}"),
         is_cicd_enforced: false,
         is_development_mode: true,
+        is_preview: false,
     };
     let token = pipeline::token_facts(&connection.client, &connection.claims).await;
 
