@@ -5,7 +5,8 @@
 //! `scripts/install-test-deps.sh` installs). Each round changes one project file outside
 //! `dags/`, then deploys it with `--full-build` (the baseline, as every other tool deploys an
 //! image) and without (astro-deploy's code-only route), and reads the wall time and the bytes
-//! pushed from the deploy's JSON output. It prints the medians and their ratios.
+//! pushed from the deploy's JSON output. It prints the medians and their ratios, and stops if a
+//! deploy took another route than the one it was measured as.
 //!
 //! The base image is the small stand-in Astro Runtime of the tests, whose dependency steps
 //! write a few bytes: a real runtime's `pip install` layer is hundreds of megabytes, which a
@@ -30,6 +31,16 @@ struct Measure {
     wall: Duration,
     bytes_pushed: u64,
     layers_uploaded: u64,
+}
+
+/// Panics unless the deploy took `route`: a measure of the wrong route would compare nothing.
+fn assert_route(out: &Value, route: &str) {
+    let took = out["image"]["route"].as_str().unwrap_or("none");
+    assert_eq!(
+        took, route,
+        "the deploy took the {took} route, not {route} (reason: {})",
+        out["image"]["fullBuildReason"]
+    );
 }
 
 fn main() {
@@ -58,7 +69,7 @@ fn main() {
     std::fs::write(&registries_conf, insecure_registries_conf(&host)).expect("registries.conf");
     let store = BuildahStore::temporary();
 
-    let deploy = |extra: &[&str]| -> Measure {
+    let deploy = |extra: &[&str], route: &str| -> Measure {
         let mut command = Command::new(BIN);
         command
             .args([
@@ -75,7 +86,12 @@ fn main() {
             .arg(&project)
             .args(extra)
             .env("ASTRO_API_URL", emulator.base_url())
-            .env("ASTRO_API_TOKEN", &emulator.info().api_token);
+            .env("ASTRO_API_TOKEN", &emulator.info().api_token)
+            // The Deployment enforces CI/CD, so the deploy policy refuses runs outside CI: the
+            // benchmark runs as a generic CI job, as the end-to-end tests do.
+            .env("CI", "true")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI");
         for arg in store.global_args() {
             command.arg(format!("--builder-arg={arg}"));
         }
@@ -93,6 +109,7 @@ fn main() {
             String::from_utf8_lossy(&output.stderr)
         );
         let out: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+        assert_route(&out, route);
         let bytes_pushed = out["image"]["bytesUploaded"].as_u64().unwrap_or(0);
         let layers_uploaded = out["image"]["layersUploaded"].as_u64().unwrap_or(0);
         Measure {
@@ -103,21 +120,21 @@ fn main() {
     };
 
     // The first deploy has nothing to start from: it builds, and gives later rounds a base.
-    deploy(&[]);
+    deploy(&[], "full-build");
 
     let mut full = Vec::new();
     let mut code_only = Vec::new();
     for round in 0..ROUNDS {
         let change = format!("code,rate\nEUR,{round}\n");
         std::fs::write(project.join("include/currencies.csv"), &change).expect("a change");
-        full.push(deploy(&["--full-build"]));
+        full.push(deploy(&["--full-build"], "full-build"));
 
         std::fs::write(
             project.join("include/currencies.csv"),
             format!("{change}USD,1\n"),
         )
         .expect("a change");
-        code_only.push(deploy(&[]));
+        code_only.push(deploy(&[], "code-only"));
     }
 
     let (full_wall, full_bytes, full_layers) = medians(&full);
