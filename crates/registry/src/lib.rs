@@ -9,6 +9,11 @@
 //!
 //! The crate knows HTTP and files only: it reads no environment variables and prints nothing.
 //! Passwords and tokens never appear in its logs, errors or `Debug` output.
+//!
+//! Why not an OCI crate: in `oci-client` 0.18 and `oci-distribution` 0.11, the latest on
+//! crates.io, an image push takes every layer as bytes in memory, and no request is retried or
+//! reports progress; a deploy pushes layer files of hundreds of megabytes from CI runners, per
+//! layer on screen. `oci-client` also builds on reqwest 0.13, where this workspace uses 0.12.
 
 mod auth;
 mod blobs;
