@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod changes;
 pub mod config;
 pub mod deployment_body;
+pub mod deployment_file;
 pub mod error;
 pub mod image;
 pub mod monorepo;
