@@ -73,21 +73,15 @@ pub async fn run_facts(
 }
 
 /// Judges the policy for a change to `deployment` that does not go through the deploy
-/// pipeline (previews); a denial is a failure with its own exit code.
-///
-/// The token is judged on its claims only: this runs where no await is possible. An async
-/// twin reading [`pipeline::token_facts`] first, as [`require_with`]'s callers do, would give
-/// previews IAM's expiry and roles too.
-pub fn require(
+/// pipeline (previews); a denial is a failure with its own exit code. The token is judged on
+/// what IAM says of it where it may read itself, else on its claims, as for a deploy.
+pub async fn require(
     inputs: &PolicyInputs,
     deployment: DeploymentFacts,
     connection: &config::Connection,
 ) -> Result<Decision, Failure> {
-    require_with(
-        inputs,
-        deployment,
-        &TokenFacts::from_claims(&connection.claims),
-    )
+    let token = pipeline::token_facts(&connection.client, &connection.claims).await;
+    require_with(inputs, deployment, &token)
 }
 
 /// [`require`], with the token facts already read (from IAM where the token may read itself).

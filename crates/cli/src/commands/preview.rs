@@ -219,7 +219,9 @@ async fn require_for_previews(
         is_development_mode: context.settings.overrides().development_mode,
         is_preview: true,
     };
-    super::policy::require(&policy, facts, &context.connection).map(|_| ())
+    super::policy::require(&policy, facts, &context.connection)
+        .await
+        .map(|_| ())
 }
 
 /// What `preview create` or `preview deploy` did, for the CLI and the CI adapters to report.
@@ -313,7 +315,7 @@ pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewR
         is_development_mode: options.overrides.development_mode,
         is_preview: true,
     };
-    super::policy::require(&policy, facts, &context.connection)?;
+    super::policy::require(&policy, facts, &context.connection).await?;
 
     let create = step == Step::Create || context.settings.create_on_deploy.unwrap_or(true);
     let ensured = match create {
