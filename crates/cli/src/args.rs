@@ -69,6 +69,9 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Deploy the example project to an embedded emulator and show what happened.
     Demo(DemoArgs),
+    /// Deployments as code: print a Deployment's settings as a deployment file, or apply one.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
 }
 
 #[derive(Debug, Args)]
@@ -631,4 +634,72 @@ pub struct TokenCreateArgs {
 
     #[command(flatten)]
     pub change: TokenChangeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Print a Deployment's settings as a deployment file: YAML, or JSON with --output json.
+    /// Secret environment variables are listed without their value.
+    Inspect(DeploymentInspectArgs),
+    /// Make a Deployment match a deployment file, showing each change. The deploy policy
+    /// judges it first; a file that already matches changes nothing.
+    Apply(Box<DeploymentApplyArgs>),
+}
+
+/// Which Deployment a deployment command reads or changes.
+#[derive(Debug, Args)]
+pub struct DeploymentTargetArgs {
+    /// The Deployment.
+    #[arg(
+        long,
+        env = "ASTRO_DEPLOYMENT_ID",
+        required_unless_present = "deployment_name",
+        conflicts_with = "deployment_name"
+    )]
+    pub deployment_id: Option<String>,
+
+    /// The Deployment, by name.
+    #[arg(long, env = "ASTRO_DEPLOYMENT_NAME")]
+    pub deployment_name: Option<String>,
+
+    /// The Workspace to look the name up in, when names repeat (ignored with --deployment-id).
+    #[arg(long, env = "ASTRO_WORKSPACE_ID")]
+    pub workspace_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentInspectArgs {
+    #[command(flatten)]
+    pub target: DeploymentTargetArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentApplyArgs {
+    /// The deployment file (YAML or JSON), as `deployment inspect` writes it.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub target: DeploymentTargetArgs,
+
+    /// Show the changes and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The branch this runs for [default: the CI run's, else git's].
+    #[arg(long)]
+    pub branch: Option<String>,
+
+    /// The project config file with the `policy:` section (used when it exists).
+    #[arg(long, value_name = "CONFIG", default_value = "astro-deploy.yaml")]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
 }

@@ -3,6 +3,7 @@
 mod ci_preview;
 mod demo;
 mod deploy;
+mod deployment;
 mod emulator;
 mod github;
 mod gitlab;
@@ -30,5 +31,6 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token(command) => token::run(command, format).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args, format).await,
+        Command::Deployment(command) => deployment::run(command, format).await,
     }
 }
