@@ -42,16 +42,24 @@ async fn step(
     after: &str,
     deployment_id: &str,
 ) -> Step {
-    typed_step(emulator, repo, (before, after), deployment_id, "infer").await
+    let token = emulator.info().api_token.clone();
+    typed_step(
+        emulator,
+        repo,
+        (before, after),
+        deployment_id,
+        ("infer", &token),
+    )
+    .await
 }
 
-/// [`step`] with `--type deploy_type`.
+/// [`step`] with `--type deploy_type`, as `token`.
 async fn typed_step(
     emulator: &RunningEmulator,
     repo: &Path,
     (before, after): (&str, &str),
     deployment_id: &str,
-    deploy_type: &str,
+    (deploy_type, token): (&str, &str),
 ) -> Step {
     let files = tempfile::tempdir().unwrap();
     let (event, outputs, summary) = (
@@ -68,7 +76,7 @@ async fn typed_step(
     std::fs::write(&outputs, "").unwrap();
     std::fs::write(&summary, "").unwrap();
 
-    let token = emulator.info().api_token.clone();
+    let token = token.to_owned();
     let output = tokio::process::Command::new(BIN)
         .args([
             "ci",
@@ -179,6 +187,7 @@ async fn a_push_that_changes_only_dags_deploys_them_and_fills_the_outputs_and_su
 #[tokio::test]
 async fn a_dag_deploy_says_what_it_left_out_when_more_of_the_project_changed() {
     let emulator = start().await;
+    let token = emulator.info().api_token.clone();
     let id = emulator.info().deployments.dags_enabled.clone();
     let (repo, first) = checkout();
     std::fs::write(
@@ -188,7 +197,14 @@ async fn a_dag_deploy_says_what_it_left_out_when_more_of_the_project_changed() {
     .unwrap();
     let second = commit(repo.path(), "a new dependency");
 
-    let dags = typed_step(&emulator, repo.path(), (&first, &second), &id, "dags").await;
+    let dags = typed_step(
+        &emulator,
+        repo.path(),
+        (&first, &second),
+        &id,
+        ("dags", &token),
+    )
+    .await;
 
     assert_eq!(dags.code, 0, "{}\n{}", dags.stdout, dags.stderr);
     assert_eq!(output(&dags, "deploy-type"), "dags");
@@ -211,13 +227,56 @@ async fn a_dag_deploy_says_what_it_left_out_when_more_of_the_project_changed() {
     )
     .unwrap();
     let third = commit(repo.path(), "a DAG helper");
-    let quiet = typed_step(&emulator, repo.path(), (&second, &third), &id, "dags").await;
+    let quiet = typed_step(
+        &emulator,
+        repo.path(),
+        (&second, &third),
+        &id,
+        ("dags", &token),
+    )
+    .await;
     assert_eq!(quiet.code, 0, "{}\n{}", quiet.stdout, quiet.stderr);
     assert!(
         !quiet.stdout.contains("only dags/ was deployed"),
         "{}",
         quiet.stdout
     );
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_is_a_warning_in_the_job_summary() {
+    let emulator = start().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let day = Duration::from_secs(86_400);
+    let soon = emulator.mint_token(Some(vec![format!("deploymentId:{id}")]), day * 3);
+    let (repo, first) = checkout();
+    std::fs::write(
+        repo.path().join("airflow/dags/utils/paths.py"),
+        "# changed\n",
+    )
+    .unwrap();
+    let second = commit(repo.path(), "a DAG helper");
+
+    let step = typed_step(
+        &emulator,
+        repo.path(),
+        (&first, &second),
+        &id,
+        ("infer", &soon),
+    )
+    .await;
+
+    assert_eq!(step.code, 0, "{}\n{}", step.stdout, step.stderr);
+    assert!(
+        step.summary.contains("token-expiry") && step.summary.contains("rotate the token"),
+        "{}",
+        step.summary
+    );
+    let annotation = step
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("::warning") && l.contains("token-expiry"));
+    assert!(annotation, "a warning annotation:\n{}", step.stdout);
 }
 
 #[tokio::test]
