@@ -61,64 +61,106 @@ async fn typed_step(
     deployment_id: &str,
     (deploy_type, token): (&str, &str),
 ) -> Step {
-    let files = tempfile::tempdir().unwrap();
-    let (event, outputs, summary) = (
-        files.path().join("event.json"),
-        files.path().join("out"),
-        files.path().join("sum"),
-    );
     let payload = serde_json::json!({
         "ref": "refs/heads/main", "before": before, "after": after,
         "created": false, "deleted": false, "forced": false,
         "repository": { "full_name": "acme/airflow", "default_branch": "main" }
     });
-    std::fs::write(&event, payload.to_string()).unwrap();
-    std::fs::write(&outputs, "").unwrap();
-    std::fs::write(&summary, "").unwrap();
+    let args = [
+        "ci",
+        "github",
+        "--type",
+        deploy_type,
+        "--project",
+        "airflow",
+        "--deployment-id",
+        deployment_id,
+    ];
+    let run = ActionsRun {
+        astro: (emulator.base_url(), token),
+        event: ("push", &payload),
+        env: vec![
+            ("GITHUB_SHA", after.to_owned()),
+            ("GITHUB_REF", "refs/heads/main".to_owned()),
+            ("GITHUB_REF_NAME", "main".to_owned()),
+        ],
+        github_token: None,
+    };
+    run.step(repo, &args).await
+}
 
-    let token = token.to_owned();
-    let output = tokio::process::Command::new(BIN)
-        .args([
-            "ci",
-            "github",
-            "--type",
-            deploy_type,
-            "--project",
-            "airflow",
-        ])
-        .args(["--deployment-id", deployment_id])
-        .current_dir(repo)
-        .env("ASTRO_API_URL", emulator.base_url())
-        .env("ASTRO_API_TOKEN", &token)
-        .env("GITHUB_ACTIONS", "true")
-        .env("CI", "true")
-        .env("GITHUB_EVENT_NAME", "push")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_SHA", after)
-        .env("GITHUB_REF", "refs/heads/main")
-        .env("GITHUB_REF_NAME", "main")
-        .env("GITHUB_REPOSITORY", "acme/airflow")
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GITLAB_CI")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let masked = stdout
-        .lines()
-        .next()
-        .is_some_and(|l| l == format!("::add-mask::{token}"));
-    assert!(masked, "the token is masked first:\n{stdout}");
-    assert!(!stderr.contains(&token), "the token leaked into the log");
-    Step {
-        code: output.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        outputs: std::fs::read_to_string(&outputs).unwrap(),
-        summary: std::fs::read_to_string(&summary).unwrap(),
+/// A GitHub Actions step's environment for a run of `event`: its payload, the step's output
+/// and summary files, the Astro API and token, and GitHub's token when the step has one.
+struct ActionsRun<'a> {
+    astro: (&'a str, &'a str),
+    event: (&'a str, &'a serde_json::Value),
+    env: Vec<(&'static str, String)>,
+    github_token: Option<&'a str>,
+}
+
+impl ActionsRun<'_> {
+    /// Runs `astro-deploy args` in `repo` as the step, and checks that every token is masked
+    /// before anything else is printed and never shows in the log.
+    async fn step(&self, repo: &Path, args: &[&str]) -> Step {
+        let files = tempfile::tempdir().unwrap();
+        let (event, outputs, summary) = (
+            files.path().join("event.json"),
+            files.path().join("out"),
+            files.path().join("sum"),
+        );
+        std::fs::write(&event, self.event.1.to_string()).unwrap();
+        std::fs::write(&outputs, "").unwrap();
+        std::fs::write(&summary, "").unwrap();
+
+        let (api_url, token) = self.astro;
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(repo)
+            .env("ASTRO_API_URL", api_url)
+            .env("ASTRO_API_TOKEN", token)
+            .env("GITHUB_ACTIONS", "true")
+            .env("CI", "true")
+            .env("GITHUB_EVENT_NAME", self.event.0)
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_REPOSITORY", "acme/airflow")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITLAB_CI");
+        if let Some(github_token) = self.github_token {
+            command.env("GITHUB_TOKEN", github_token);
+        }
+        let output = command.output().await.unwrap();
+
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let secrets: Vec<&str> = std::iter::once(token).chain(self.github_token).collect();
+        let masks: Vec<&str> = stdout
+            .lines()
+            .take_while(|l| l.starts_with("::add-mask::"))
+            .collect();
+        for secret in secrets {
+            let mask = format!("::add-mask::{secret}");
+            assert!(
+                masks.contains(&mask.as_str()),
+                "not masked first:\n{stdout}"
+            );
+            let shown = stdout.lines().filter(|l| !l.starts_with("::add-mask::"));
+            assert!(
+                !shown.clone().any(|l| l.contains(secret)) && !stderr.contains(secret),
+                "a token leaked into the log"
+            );
+        }
+        Step {
+            code: output.status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            outputs: std::fs::read_to_string(&outputs).unwrap(),
+            summary: std::fs::read_to_string(&summary).unwrap(),
+        }
     }
 }
 
@@ -128,6 +170,12 @@ async fn start() -> RunningEmulator {
         ..EmulatorConfig::default()
     };
     emulator::start(config).await.unwrap()
+}
+
+/// Commits a change to a DAG helper under `airflow/dags/`, and gives the commit.
+fn change_a_dag(repo: &Path) -> String {
+    std::fs::write(repo.join("airflow/dags/utils/paths.py"), "# changed\n").unwrap();
+    commit(repo, "a DAG helper")
 }
 
 fn creates(emulator: &RunningEmulator) -> usize {
@@ -143,12 +191,7 @@ async fn a_push_that_changes_only_dags_deploys_them_and_fills_the_outputs_and_su
     let emulator = start().await;
     let id = emulator.info().deployments.dags_enabled.clone();
     let (repo, first) = checkout();
-    std::fs::write(
-        repo.path().join("airflow/dags/utils/paths.py"),
-        "# changed\n",
-    )
-    .unwrap();
-    let second = commit(repo.path(), "a DAG helper");
+    let second = change_a_dag(repo.path());
 
     let step = step(&emulator, repo.path(), &first, &second, &id).await;
 
@@ -221,12 +264,7 @@ async fn a_dag_deploy_says_what_it_left_out_when_more_of_the_project_changed() {
     );
 
     // A push that changed only DAGs deploys them without the warning.
-    std::fs::write(
-        repo.path().join("airflow/dags/utils/paths.py"),
-        "# changed\n",
-    )
-    .unwrap();
-    let third = commit(repo.path(), "a DAG helper");
+    let third = change_a_dag(repo.path());
     let quiet = typed_step(
         &emulator,
         repo.path(),
@@ -250,12 +288,7 @@ async fn a_token_near_its_expiry_is_a_warning_in_the_job_summary() {
     let day = Duration::from_secs(86_400);
     let soon = emulator.mint_token(Some(vec![format!("deploymentId:{id}")]), day * 3);
     let (repo, first) = checkout();
-    std::fs::write(
-        repo.path().join("airflow/dags/utils/paths.py"),
-        "# changed\n",
-    )
-    .unwrap();
-    let second = commit(repo.path(), "a DAG helper");
+    let second = change_a_dag(repo.path());
 
     let step = typed_step(
         &emulator,
@@ -381,65 +414,32 @@ async fn preview_step(
     payload: &serde_json::Value,
     args: &[&str],
 ) -> Step {
-    let files = tempfile::tempdir().unwrap();
-    let (event, outputs, summary) = (
-        files.path().join("event.json"),
-        files.path().join("out"),
-        files.path().join("sum"),
-    );
-    std::fs::write(&event, payload.to_string()).unwrap();
-    std::fs::write(&outputs, "").unwrap();
-    std::fs::write(&summary, "").unwrap();
     let number = payload["number"].as_u64().unwrap();
     let branch = payload["pull_request"]["head"]["ref"].as_str().unwrap();
     let sha = payload["pull_request"]["head"]["sha"].as_str().unwrap();
-
     let token = setup.emulator.info().api_token.clone();
-    let github_token = "ghs_fakeworkflowtoken0000000000000000";
-    let output = tokio::process::Command::new(BIN)
-        .args(["ci", "github-preview"])
-        .args(args)
-        .current_dir(repo)
-        .env("ASTRO_API_URL", setup.emulator.base_url())
-        .env("ASTRO_API_TOKEN", &token)
-        .env("GITHUB_ACTIONS", "true")
-        .env("CI", "true")
-        .env("GITHUB_EVENT_NAME", "pull_request")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_SHA", sha)
-        .env("GITHUB_REF", format!("refs/pull/{number}/merge"))
-        .env("GITHUB_REF_NAME", format!("{number}/merge"))
-        .env("GITHUB_HEAD_REF", branch)
-        .env("GITHUB_BASE_REF", "main")
-        .env("GITHUB_REPOSITORY", "acme/airflow")
-        .env("GITHUB_RUN_ID", "4242")
-        .env("GITHUB_API_URL", github.url())
-        .env("GITHUB_TOKEN", github_token)
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("GITLAB_CI")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for secret in [token.as_str(), github_token] {
-        let masks = stdout.lines().any(|l| l == format!("::add-mask::{secret}"));
-        assert!(masks, "a token is masked:\n{stdout}");
-        let shown = stdout.lines().filter(|l| !l.starts_with("::add-mask::"));
-        assert!(
-            !shown.clone().any(|l| l.contains(secret)) && !stderr.contains(secret),
-            "a token leaked into the log"
-        );
-    }
-    Step {
-        code: output.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        outputs: std::fs::read_to_string(&outputs).unwrap(),
-        summary: std::fs::read_to_string(&summary).unwrap(),
-    }
+    let run = ActionsRun {
+        astro: (setup.emulator.base_url(), &token),
+        event: ("pull_request", payload),
+        env: vec![
+            ("GITHUB_SHA", sha.to_owned()),
+            ("GITHUB_REF", format!("refs/pull/{number}/merge")),
+            ("GITHUB_REF_NAME", format!("{number}/merge")),
+            ("GITHUB_HEAD_REF", branch.to_owned()),
+            ("GITHUB_BASE_REF", "main".to_owned()),
+            ("GITHUB_API_URL", github.url().to_owned()),
+        ],
+        github_token: Some(GITHUB_TOKEN),
+    };
+    let args: Vec<&str> = ["ci", "github-preview"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run.step(repo, &args).await
 }
+
+/// The workflow's token, as the fake GitHub takes it.
+const GITHUB_TOKEN: &str = "ghs_fakeworkflowtoken0000000000000000";
 
 fn output<'a>(step: &'a Step, name: &str) -> &'a str {
     step.outputs
@@ -620,7 +620,7 @@ async fn gc_asks_github_and_deletes_only_the_previews_of_closed_pull_requests() 
         .env("GITHUB_SHA", &head)
         .env("GITHUB_REPOSITORY", "acme/airflow")
         .env("GITHUB_API_URL", github.url())
-        .env("GITHUB_TOKEN", "ghs_fakeworkflowtoken0000000000000000")
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
         .env("GITHUB_EVENT_PATH", &event)
         .env_remove("GITLAB_CI")
         .output()
