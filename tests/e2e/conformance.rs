@@ -881,9 +881,10 @@ fn hosted_request(ids: &Ids) -> HostedDeploymentRequest {
 }
 
 /// The update of everything the create set: runtime, cloud and region left out as the API
-/// requires, queues kept by id, the secret kept without its value.
+/// requires, queues kept by id and one added without (as `deployment apply` adds one), the
+/// secret kept without its value.
 fn full_update(ids: &Ids, created: &Deployment) -> HostedDeploymentRequest {
-    let queues = created
+    let mut queues: Vec<WorkerQueueRequest> = created
         .worker_queues
         .iter()
         .map(|existing| {
@@ -901,6 +902,7 @@ fn full_update(ids: &Ids, created: &Deployment) -> HostedDeploymentRequest {
             }
         })
         .collect();
+    queues.push(queue("reports", AstroMachine::A20, 0, 2, 4));
 
     HostedDeploymentRequest {
         description: Some("Nightly ELT, now with more workers".to_owned()),
@@ -945,6 +947,7 @@ async fn create_and_update_deployment(client: &Client, ids: &Ids) -> Deployment 
         .await
         .expect("the Deployment is updated");
     assert_eq!(updated.environment_variables.len(), 3);
+    assert_eq!(updated.worker_queues.len(), 3);
 
     let fetched = client
         .get_deployment(&created.id)
