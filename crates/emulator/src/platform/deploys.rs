@@ -252,7 +252,9 @@ async fn check_pushed_image(
     let Some(pushed) = image_check::pushed_runtime(&repository, &tag).await? else {
         return Ok(None);
     };
-    let offered: Vec<&str> = seed::RUNTIME_RELEASES.iter().map(|(v, _, _)| *v).collect();
+    // As deployment-options for this Deployment: the releases on offer, and its own runtime.
+    let mut offered: Vec<&str> = seed::RUNTIME_RELEASES.iter().map(|(v, _, _)| *v).collect();
+    offered.push(current.as_str());
     image_check::check_runtime(&offered, &current, &pushed)?;
     Ok(Some(pushed))
 }

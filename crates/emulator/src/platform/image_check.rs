@@ -79,12 +79,17 @@ pub(crate) fn check_runtime(offered: &[&str], current: &str, pushed: &str) -> Re
     Ok(())
 }
 
-/// Numeric parts of a version, for ordering: `12.10.0` after `12.2.0`, `3.0-1` after `2.9.0`.
-fn version_key(version: &str) -> Vec<u64> {
-    version
+/// A version's place in Astro Runtime's order: `12.10.0` after `12.2.0`; and Runtime 3's
+/// `X.Y-N` scheme, which came after every `X.Y.Z` release (4.x to 13.x), after all of those.
+fn version_key(version: &str) -> (bool, Vec<u64>) {
+    let base = version.split_once(['+', ' ']).map_or(version, |(v, _)| v);
+    let runtime_3 =
+        matches!(base.split_once('-'), Some((head, _)) if head.matches('.').count() == 1);
+    let numbers = base
         .split(['.', '-'])
-        .map(|part| part.parse().unwrap_or(0))
-        .collect()
+        .map_while(|part| part.parse().ok())
+        .collect();
+    (runtime_3, numbers)
 }
 
 async fn json_of(response: reqwest::Response, url: &str) -> Result<Value, ApiError> {
@@ -114,5 +119,29 @@ mod tests {
         assert!(downgrade.message.contains("downgrades are not allowed"));
         let unknown = check_runtime(&offered, "12.2.0", "13.0.0").unwrap_err();
         assert!(unknown.message.contains("is not offered"));
+    }
+
+    #[test]
+    fn runtime_3_comes_after_every_earlier_scheme_release() {
+        let offered = ["13.1.0", "3.0-1", "3.0-2", "3.1-1"];
+        assert!(
+            check_runtime(&offered, "13.1.0", "3.0-1").is_ok(),
+            "an upgrade to 3"
+        );
+        assert!(check_runtime(&offered, "3.0-1", "3.0-2").is_ok());
+        assert!(check_runtime(&offered, "3.0-2", "3.1-1").is_ok());
+
+        let back = check_runtime(&offered, "3.0-1", "13.1.0").unwrap_err();
+        assert!(
+            back.message.contains("downgrades are not allowed"),
+            "{}",
+            back.message
+        );
+        let older = check_runtime(&offered, "3.1-1", "3.0-2").unwrap_err();
+        assert!(
+            older.message.contains("downgrades are not allowed"),
+            "{}",
+            older.message
+        );
     }
 }
