@@ -9,11 +9,11 @@
 //! Deployment a plain and a secret environment variable.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use astro_api::models::EnvironmentVariableRequest;
 use astro_api::{ApiToken, Client, ClientConfig, RetryPolicy};
+use e2e_tests::cli::{changing_requests, run_cli, CliRun};
 use emulator::{EmulatorConfig, Exchange, RunningEmulator};
 use serde_json::Value;
 use spec_conformance::Spec;
@@ -124,46 +124,10 @@ impl Setup {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-/// Runs the binary with only `env` besides PATH: `CI=true` for a generic CI job, nothing for a
-/// person's machine.
-async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let output: Output = tokio::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ASTRO_API_URL", emulator.base_url())
-        .env("ASTRO_API_TOKEN", &emulator.info().api_token)
-        .envs(env.iter().copied())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .await
-        .expect("astro-deploy runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
-    exchanges
-        .iter()
-        .filter(|e| e.method != "GET")
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
+/// Runs the binary as the emulator's token, with only `env` besides PATH.
+async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> CliRun {
+    let token = emulator.info().api_token.clone();
+    run_cli(Path::new(BIN), emulator, &token, env, args).await
 }
 
 fn apply_args<'a>(file: &'a Path, id: &'a str) -> Vec<&'a str> {

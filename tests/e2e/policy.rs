@@ -6,10 +6,10 @@
 //! production-like one without enforcement (`dags-disabled`).
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use emulator::{EmulatorConfig, Exchange, RunningEmulator};
+use e2e_tests::cli::{changing_requests, run_cli, CliRun};
+use emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_astro-deploy");
@@ -26,22 +26,9 @@ fn example_project() -> PathBuf {
     e2e_tests::repo_root().join("examples/astro-project")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-/// Runs the binary with only `env` besides PATH: `CI=true` for a generic CI job, nothing for a
-/// person's machine.
-async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Run {
+/// Runs the binary as the emulator's token, with only `env` besides PATH: `CI=true` for a
+/// generic CI job, nothing for a person's machine.
+async fn run(emulator: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> CliRun {
     run_with_token(emulator, &emulator.info().api_token, env, args).await
 }
 
@@ -50,31 +37,8 @@ async fn run_with_token(
     token: &str,
     env: &[(&str, &str)],
     args: &[&str],
-) -> Run {
-    let output: Output = tokio::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ASTRO_API_URL", emulator.base_url())
-        .env("ASTRO_API_TOKEN", token)
-        .envs(env.iter().copied())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .await
-        .expect("astro-deploy runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
-    exchanges
-        .iter()
-        .filter(|e| e.method != "GET")
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
+) -> CliRun {
+    run_cli(Path::new(BIN), emulator, token, env, args).await
 }
 
 fn deploy_args<'a>(id: &'a str, project: &'a Path) -> Vec<&'a str> {

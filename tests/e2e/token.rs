@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use std::path::Path;
+
+use e2e_tests::cli::{run_cli, CliRun};
 use emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::{json, Value};
 
@@ -17,31 +20,14 @@ async fn emulator() -> RunningEmulator {
     emulator::start(config).await.expect("the emulator starts")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary with `token` as ASTRO_API_TOKEN and only `env` besides PATH (`CI=true`
-/// for a CI job, nothing for a person's machine).
-async fn run(emulator: &RunningEmulator, token: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ASTRO_API_URL", emulator.base_url())
-        .env("ASTRO_API_TOKEN", token)
-        .envs(env.iter().copied())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .await
-        .expect("astro-deploy runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// Runs the binary as `token`, with only `env` besides PATH.
+async fn run(
+    emulator: &RunningEmulator,
+    token: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> CliRun {
+    run_cli(Path::new(BIN), emulator, token, env, args).await
 }
 
 /// An IAM token made with the seeded Organization token; answers the created token, value

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod azurite;
+pub mod cli;
 pub mod fake_github;
 pub mod git;
 pub mod image_setup;
