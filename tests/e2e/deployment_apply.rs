@@ -457,3 +457,26 @@ async fn a_policy_denied_apply_exits_10_before_any_change() {
         false
     );
 }
+
+#[tokio::test]
+async fn inspect_into_a_closed_pipe_ends_quietly() {
+    let setup = Setup::start().await;
+    let emulator = &setup.emulator;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["deployment", "inspect", "--deployment-id", &id])
+        .env("ASTRO_API_URL", emulator.base_url())
+        .env("ASTRO_API_TOKEN", &emulator.info().api_token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("astro-deploy runs");
+    // The reader goes away before the first line is written, as `| head -0` would.
+    drop(child.stdout.take());
+
+    let output = child.wait_with_output().await.expect("astro-deploy ends");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

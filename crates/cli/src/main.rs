@@ -14,6 +14,7 @@ mod report;
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_stdout();
     let args = args::Cli::parse();
     logging::init(&args.global);
     let json = args.global.output == args::OutputFormat::Json;
@@ -35,4 +36,25 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(failure) => exit::report(&failure, json),
     }
+}
+
+/// `astro-deploy deployment inspect | head` closes stdout early. Rust ignores SIGPIPE, so the
+/// next `println!` panics instead of the process ending quietly as a Unix filter does; the
+/// signal stays ignored (the emulator and the clients write to sockets), and that one panic
+/// becomes the shell's usual exit for a closed pipe (128 + SIGPIPE). Every other panic is
+/// reported as before.
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
