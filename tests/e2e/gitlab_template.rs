@@ -541,12 +541,17 @@ async fn a_merge_request_gets_a_preview_environment_that_its_stop_job_deletes() 
     let token = setup.emulator.info().api_token.clone();
     // A prebuilt image: the astro-deploy image holds no builder, and a new preview needs one.
     let image = e2e_tests::runtime_image::runtime_reference(&setup.registry.host(), "12.2.0");
+    let gitlab_token = "glpat-fake-project-token-000000";
+    let gitlab = e2e_tests::fake_gitlab::FakeGitlab::start(gitlab_token).await;
     let mut variables: Vec<(&str, String)> = vec![
         ("ASTRO_API_URL", setup.emulator.base_url().to_owned()),
         ("ASTRO_API_TOKEN", token.clone()),
         ("ASTRO_DEPLOYMENT_ID", base.clone()),
         ("ASTRO_PREVIEWS", "true".to_owned()),
         ("ASTRO_IMAGE_NAME", image),
+        ("GITLAB_TOKEN", gitlab_token.to_owned()),
+        ("CI_API_V4_URL", gitlab.url().to_owned()),
+        ("CI_PROJECT_ID", "4242".to_owned()),
     ];
     variables.extend(merge_request_variables(branch, "7"));
     let variables: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -612,6 +617,11 @@ async fn a_merge_request_gets_a_preview_environment_that_its_stop_job_deletes() 
         "the preview records its branch: {preview}"
     );
     assert_eq!(value("ASTRO_DEPLOYED_DEPLOYMENT_ID"), preview_id);
+    // The merge request has one note, linking the preview's Airflow UI.
+    let notes = gitlab.notes(7);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains(&preview_url), "{}", notes[0]);
+    assert!(!created.stdout.contains(gitlab_token) && !created.stderr.contains(gitlab_token));
 
     // The merge request closes: GitLab runs the environment's stop action, twice here, as a
     // retried job would.
@@ -629,6 +639,10 @@ async fn a_merge_request_gets_a_preview_environment_that_its_stop_job_deletes() 
             "stop #{attempt}:\n{stopped}"
         );
     }
+    // The same note says the preview is gone; the re-run left it alone.
+    let notes = gitlab.notes(7);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("preview deleted"), "{}", notes[0]);
     let after = listed_deployments(&setup.emulator).await;
     assert_eq!(
         after.len(),

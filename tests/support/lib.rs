@@ -6,6 +6,7 @@ use std::path::PathBuf;
 pub mod azurite;
 pub mod cli;
 pub mod fake_github;
+pub mod fake_gitlab;
 pub mod git;
 pub mod image_setup;
 pub mod registry;
