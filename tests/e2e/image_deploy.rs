@@ -79,10 +79,21 @@ async fn an_image_deploy_builds_and_pushes_and_a_code_change_then_needs_no_build
     // A change to project files only: the new image is the deployed one plus one new layer.
     setup.write("include/report.sql", "select 2;\n");
     setup.write("dags/new_dag.py", "# a new DAG\n");
-    let second = setup
-        .deploy(&["--type", "image-and-dags", "--wait"])
-        .await
-        .ok();
+    let second_run = setup.deploy(&["--type", "image-and-dags", "--wait"]).await;
+    // In CI, each layer is one plain log line, and no progress bar is drawn.
+    let layer_lines: Vec<&str> = second_run
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("INFO layer "))
+        .collect();
+    let said = |how: &str| layer_lines.iter().filter(|l| l.ends_with(how)).count();
+    assert_eq!(said(" uploaded"), 1, "{layer_lines:#?}");
+    assert!(said(" skipped") >= 3, "{layer_lines:#?}");
+    assert!(
+        !second_run.stderr.contains('\u{1b}'),
+        "no terminal escapes in a CI log"
+    );
+    let second = second_run.ok();
     assert_eq!(second["image"]["route"], "code-only", "{second}");
     assert_eq!(second["image"]["layersUploaded"], 1);
     assert_eq!(second["image"]["layersMounted"], 0);
