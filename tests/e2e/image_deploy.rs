@@ -529,3 +529,131 @@ async fn without_dag_deploys_the_dags_ship_inside_the_image() {
         refused.stderr
     );
 }
+
+/// A development Deployment without CI/CD enforcement, made through the Platform API, which a
+/// person may deploy to from a laptop with `--allow-local`.
+async fn laptop_deployment(setup: &Setup) -> String {
+    let base = get_deployment(setup).await;
+    let info = setup.emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments",
+        setup.emulator.base_url(),
+        info.organization_id
+    );
+    let body = serde_json::json!({
+        "type": "STANDARD",
+        "name": "laptop-dev",
+        "workspaceId": base["workspaceId"],
+        "astroRuntimeVersion": base["astroRuntimeVersion"],
+        "executor": "CELERY",
+        "isCicdEnforced": false,
+        "isDagDeployEnabled": true,
+        "isDevelopmentMode": true,
+        "isHighAvailability": false,
+        "schedulerSize": "SMALL",
+        "defaultTaskPodCpu": "0.25",
+        "defaultTaskPodMemory": "0.5Gi",
+        "resourceQuotaCpu": "10",
+        "resourceQuotaMemory": "20Gi",
+    });
+    let created: Value = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(&info.api_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"]
+        .as_str()
+        .expect("a created Deployment")
+        .to_owned()
+}
+
+/// Quotes `arg` for `sh -c`.
+fn sh_quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
+#[tokio::test]
+async fn on_a_terminal_each_layer_gets_a_progress_bar() {
+    let setup = setup("12.2.0").await;
+    let id = laptop_deployment(&setup).await;
+    // Wait until the new Deployment is up, as a person would before deploying to it.
+    for _ in 0..100 {
+        if get_deployment_by_id(&setup, &id).await["status"] == "HEALTHY" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut args = setup.deploy_args(&id, &["--type", "image-and-dags", "--allow-local"]);
+    args.retain(|a| a != "--output" && a != "json");
+    let command: Vec<String> = std::iter::once(BIN.to_owned()).chain(args).collect();
+    let line = command
+        .iter()
+        .map(|a| sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    // `script` gives the run a pseudo-terminal, as a person's shell has, and records it.
+    let output = tokio::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm-256color")
+        .env("ASTRO_API_URL", setup.emulator.base_url())
+        .env("ASTRO_API_TOKEN", &setup.emulator.info().api_token)
+        .output()
+        .await
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(output.status.code(), Some(0), "{screen}");
+    // Each uploaded layer had its own bar, drawn full once it was sent.
+    let uploaded: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| l.split(" layer ").nth(1)?.strip_suffix(" uploaded"))
+        .collect();
+    assert!(
+        uploaded.len() >= 3,
+        "a full build uploads its layers:\n{screen}"
+    );
+    for digest in &uploaded {
+        let full = format!("  {digest} {}", "\u{2588}".repeat(30));
+        assert!(
+            screen.contains(&full),
+            "no full bar for {digest}:\n{screen}"
+        );
+    }
+    // A log line is written where the bars were lifted (right after the escape that erased
+    // or moved over them, or on a fresh line), never appended to a drawn bar.
+    let logged = "\u{1b}[32m INFO\u{1b}[0m layer ";
+    for (at, _) in screen.match_indices(logged) {
+        let before = screen[..at].chars().last();
+        assert!(
+            matches!(before, Some('\n' | 'A' | 'B' | 'K')),
+            "a log line inside a bar: {:?}",
+            &screen[at.saturating_sub(60)..at + logged.len()]
+        );
+    }
+}
+
+async fn get_deployment_by_id(setup: &Setup, id: &str) -> Value {
+    let info = setup.emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}/deployments/{id}",
+        setup.emulator.base_url(),
+        info.organization_id
+    );
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&info.api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

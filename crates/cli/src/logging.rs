@@ -1,6 +1,7 @@
 //! Logs on stderr through `tracing`: plain lines, no timestamps (CI logs carry their own).
+//! On a terminal, each line is written above the progress bars, which are redrawn below it.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -22,9 +23,23 @@ pub fn init(args: &GlobalArgs) {
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| AboveTheBars)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .with_target(false)
         .init();
+}
+
+/// Stderr, with the bars lifted while a log line is written: tracing writes each event as one
+/// buffer, so a line never lands inside a bar.
+struct AboveTheBars;
+
+impl Write for AboveTheBars {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::report::bars().suspend(|| std::io::stderr().write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -14,6 +14,13 @@ use serde::Serialize;
 
 use crate::args::OutputFormat;
 
+/// Every bar of the process, drawn together, so that a log line can be written above them
+/// (see [`crate::logging`]) instead of into the middle of one.
+pub fn bars() -> &'static MultiProgress {
+    static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+    BARS.get_or_init(MultiProgress::new)
+}
+
 /// Shows the core's progress events.
 pub struct Reporter {
     /// Bars only when a person watches: stderr is a terminal and no CI runs us.
@@ -25,7 +32,6 @@ pub struct Reporter {
 /// One bar per layer being pushed.
 #[derive(Default)]
 struct LayerBars {
-    multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
 }
 
@@ -33,7 +39,7 @@ impl LayerBars {
     fn start(&mut self, digest: &str, size: u64) {
         let style = ProgressStyle::with_template("  {prefix} {bar:30} {bytes}/{total_bytes}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-        let bar = self.multi.add(ProgressBar::new(size).with_style(style));
+        let bar = bars().add(ProgressBar::new(size).with_style(style));
         bar.set_prefix(short_digest(digest).to_owned());
         self.bars.insert(digest.to_owned(), bar);
     }
@@ -111,6 +117,7 @@ impl Progress for Reporter {
                         ProgressStyle::with_template("  {bar:30} {bytes}/{total_bytes} {msg}")
                             .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
+                    let bar = bars().add(bar);
                     self.with_bar(|slot| *slot = Some(bar));
                 }
             }
