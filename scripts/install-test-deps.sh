@@ -190,9 +190,10 @@ install_python_tools() {
 
 # --- An OCI registry and image tools (Debian) ----------------------------------------------------
 # `docker-registry` is a real distribution registry for the push tests; `skopeo` and `umoci`
-# read back what was pushed; `buildah` builds images without a container engine; the static
-# busybox goes into `FROM scratch` stand-in images (the dynamic `busybox` package cannot).
-IMAGE_PACKAGES=(docker-registry skopeo umoci buildah busybox-static)
+# read back what was pushed; `buildah` builds images without a container engine, and so does
+# `podman` (the second builder the tests drive for real); the static busybox goes into
+# `FROM scratch` stand-in images (the dynamic `busybox` package cannot).
+IMAGE_PACKAGES=(docker-registry skopeo umoci buildah podman busybox-static)
 
 install_image_tools() {
     local missing=()

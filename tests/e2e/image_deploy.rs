@@ -657,3 +657,70 @@ async fn get_deployment_by_id(setup: &Setup, id: &str) -> Value {
         .await
         .unwrap()
 }
+
+/// `podman` and the options that make it build here: its own `vfs` storage, no cgroups
+/// manager of systemd, and Buildah's `chroot` isolation for `RUN` steps (these machines cannot
+/// start an OCI runtime's containers; a Podman host with one needs none of this).
+fn podman_flags(store: &Path) -> Vec<String> {
+    let mut flags = vec!["--builder".to_owned(), "podman".to_owned()];
+    for global in [
+        "--storage-driver=vfs".to_owned(),
+        format!("--root={}", store.join("root").display()),
+        format!("--runroot={}", store.join("runroot").display()),
+        "--cgroup-manager=cgroupfs".to_owned(),
+    ] {
+        flags.push(format!("--builder-arg={global}"));
+    }
+    flags
+}
+
+#[tokio::test]
+async fn podman_builds_and_pushes_an_image_deploy_too() {
+    let setup = setup("12.2.0").await;
+    let store = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "deploy".to_owned(),
+        "--deployment-id".to_owned(),
+        setup.deployment(),
+        "--project".to_owned(),
+        setup.project.path().display().to_string(),
+        "--type".to_owned(),
+        "image-and-dags".to_owned(),
+        "--wait".to_owned(),
+        "--output".to_owned(),
+        "json".to_owned(),
+    ];
+    args.extend(podman_flags(store.path()));
+
+    let output = tokio::process::Command::new(BIN)
+        .args(&args)
+        .env("ASTRO_API_URL", setup.emulator.base_url())
+        .env("ASTRO_API_TOKEN", &setup.emulator.info().api_token)
+        .env("CI", "true")
+        .env("BUILDAH_ISOLATION", "chroot")
+        .env("CONTAINERS_REGISTRIES_CONF", &setup.registries_conf)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .output()
+        .await
+        .expect("astro-deploy runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let deployed: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(deployed["image"]["route"], "full-build", "{deployed}");
+    assert_eq!(deployed["state"], "live");
+    assert!(stderr.contains("with podman"), "{stderr}");
+    // What podman built is in the registry, and is the project on the runtime image.
+    let reference = deployed["image"]["reference"].as_str().unwrap();
+    let unpacked = tempfile::tempdir().unwrap();
+    let rootfs = setup.unpack(reference, unpacked.path());
+    assert!(
+        rootfs.join("usr/local/airflow/include").is_dir(),
+        "the project is in the image"
+    );
+    assert!(
+        !rootfs.join("usr/local/airflow/dags").exists(),
+        "with DAG deploys on, the DAGs ship as a bundle, not in the image"
+    );
+}
