@@ -343,3 +343,62 @@ async fn the_gitlab_matrix_is_a_child_pipeline_gitlab_accepts() {
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+#[tokio::test]
+async fn deploy_all_runs_at_most_jobs_deploys_at_once() {
+    let emulator = start().await;
+    let (repo, mut before) = monorepo(&emulator).await;
+
+    // Each bundle upload waits 400 ms, so deploys that run together overlap in the store; the
+    // peak of uploads in flight is how many deploys ran at once.
+    let mut peaks = Vec::new();
+    for (round, jobs) in ["1", "2"].into_iter().enumerate() {
+        write(
+            repo.path(),
+            "projects/analytics/dags/dag.py",
+            &format!("# {round}\n"),
+        );
+        write(
+            repo.path(),
+            "projects/ml/dags/dag.py",
+            &format!("# {round}\n"),
+        );
+        let after = commit(repo.path(), "DAGs of both");
+        emulator.add_fault(
+            emulator::Fault::latency(Duration::from_millis(400))
+                .method("PUT")
+                .path_contains("/blobs/")
+                .times(2),
+        );
+        let seen = emulator.blob_requests().len();
+        let range = ["--branch", "main", "--base", &before, "--head", &after];
+        let args = [
+            &["deploy", "--all", "--jobs", jobs, "--output", "json"][..],
+            &range,
+        ]
+        .concat();
+
+        let (code, deployed, output) = run(&emulator, repo.path(), &args).await;
+
+        assert_eq!(code, 0, "{output}");
+        assert_eq!(
+            deployed["projects"].as_array().map(Vec::len),
+            Some(2),
+            "{deployed}"
+        );
+        let uploads: Vec<u32> = emulator.blob_requests()[seen..]
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .map(|r| r.in_flight)
+            .collect();
+        assert_eq!(uploads.len(), 2, "one bundle per project");
+        peaks.push(uploads.into_iter().max());
+        before = after;
+    }
+
+    assert_eq!(
+        peaks,
+        [Some(1), Some(2)],
+        "--jobs 1 deploys one at a time, --jobs 2 both"
+    );
+}
