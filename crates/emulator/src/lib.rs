@@ -94,7 +94,7 @@ pub fn served_operations() -> &'static [(&'static str, &'static str)] {
 /// `(method, path template)` of every IAM operation the emulator serves, with the path templates
 /// exactly as the spec writes them (without the `/iam/v1beta1` prefix).
 pub fn served_iam_operations() -> &'static [(&'static str, &'static str)] {
-    iam::OPERATIONS
+    iam::operations()
 }
 
 /// How to run the emulator.

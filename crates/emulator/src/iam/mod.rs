@@ -20,9 +20,10 @@
 
 mod tokens;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::routing::{any, get, post};
+use axum::routing::any;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -31,7 +32,7 @@ use time::OffsetDateTime;
 use crate::auth::{self, Caller};
 use crate::clock;
 use crate::model::Subject;
-use crate::platform::ApiError;
+use crate::platform::{serve, ApiError, Served, Verb};
 use crate::server::App;
 use crate::state::State;
 
@@ -42,15 +43,32 @@ const TOKENS: &str = "/organizations/{organizationId}/tokens";
 const TOKEN: &str = "/organizations/{organizationId}/tokens/{tokenId}";
 const ROTATE: &str = "/organizations/{organizationId}/tokens/{tokenId}/rotate";
 
-/// `(method, path template)` of every served IAM operation, as the spec writes them.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
-    ("GET", TOKENS),
-    ("POST", TOKENS),
-    ("GET", TOKEN),
-    ("POST", TOKEN),
-    ("DELETE", TOKEN),
-    ("POST", ROTATE),
-];
+/// Every served IAM operation, with its path template exactly as the spec writes it. The
+/// router ([`routes`]) and the list the spec checks read ([`operations`]) are both made from
+/// this one table, so that a route cannot be served without being checked.
+fn table() -> Vec<Served> {
+    use Verb::{Delete, Get, Post};
+
+    vec![
+        serve(Get, TOKENS, tokens::list),
+        serve(Post, TOKENS, tokens::create),
+        serve(Get, TOKEN, tokens::get),
+        serve(Post, TOKEN, tokens::update),
+        serve(Delete, TOKEN, tokens::delete),
+        serve(Post, ROTATE, tokens::rotate),
+    ]
+}
+
+/// `(method, path template)` of every served IAM operation.
+pub(crate) fn operations() -> &'static [(&'static str, &'static str)] {
+    static OPERATIONS: OnceLock<Vec<(&'static str, &'static str)>> = OnceLock::new();
+    OPERATIONS.get_or_init(|| {
+        table()
+            .iter()
+            .map(|served| (served.verb.name(), served.template))
+            .collect()
+    })
+}
 
 /// How long a token made without `tokenExpiryPeriodInDays` lasts: the spec says it never
 /// expires, but a JWT needs an `exp`, so it gets one a century away and no `endAt`.
@@ -59,16 +77,13 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// The routes, under the spec's own parameter names, so that a recorded exchange's matched
 /// route is the spec's path template.
 pub(crate) fn routes() -> Router<App> {
-    let at = |template: &str| format!("{PREFIX}{template}");
-
-    Router::new()
-        .route(&at(TOKENS), get(tokens::list).post(tokens::create))
-        .route(
-            &at(TOKEN),
-            get(tokens::get).post(tokens::update).delete(tokens::delete),
-        )
-        .route(&at(ROTATE), post(tokens::rotate))
-        .route(&at("/{*rest}"), any(not_served))
+    let mut router = Router::new();
+    // Routing one path again adds the method to it (axum refuses the same method twice).
+    for served in table() {
+        router = router.route(&format!("{PREFIX}{}", served.template), served.route);
+    }
+    router
+        .route(&format!("{PREFIX}/{{*rest}}"), any(not_served))
         .method_not_allowed_fallback(not_served)
 }
 

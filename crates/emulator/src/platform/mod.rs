@@ -52,14 +52,14 @@ pub(crate) enum Op {
 
 /// How one operation is called.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verb {
+pub(crate) enum Verb {
     Get,
     Post,
     Delete,
 }
 
 impl Verb {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
@@ -77,13 +77,13 @@ impl Verb {
 }
 
 /// One served operation: how it is called, its spec path template, and what answers it.
-struct Served {
-    verb: Verb,
-    template: &'static str,
-    route: MethodRouter<App>,
+pub(crate) struct Served {
+    pub(crate) verb: Verb,
+    pub(crate) template: &'static str,
+    pub(crate) route: MethodRouter<App>,
 }
 
-fn serve<H, T>(verb: Verb, template: &'static str, handler: H) -> Served
+pub(crate) fn serve<H, T>(verb: Verb, template: &'static str, handler: H) -> Served
 where
     H: Handler<T, App>,
     T: 'static,
