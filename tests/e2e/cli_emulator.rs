@@ -26,6 +26,11 @@ fn the_demo_deploys_the_example_and_verifies_the_bundle() {
         stdout.contains("live: HEALTHY and running the new code"),
         "{stdout}"
     );
+    // A link a terminal can open: the emulator's loopback UI, with its scheme.
+    assert!(
+        stdout.contains("  Airflow UI      http://127.0.0.1:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Verified: the bundle the emulator received holds exactly"));
     assert!(stdout.contains("Refused before any change"), "{stdout}");
     assert!(stdout.contains("DAG deploys are disabled"));

@@ -334,7 +334,9 @@ pub fn outcome(outcome: &Outcome, format: OutputFormat) {
         println!("  bundle version  {version}");
     }
     println!("  status          {state}");
-    println!("  Airflow UI      {}", outcome.web_server_url);
+    // Astro gives the address without a scheme; printed with one, terminals make it a link.
+    let ui = astro_api::airflow::with_scheme(&outcome.web_server_url);
+    println!("  Airflow UI      {}", ui.as_deref().unwrap_or("(none yet)"));
     for warning in &outcome.warnings {
         println!("  warning         {warning}");
     }
