@@ -336,7 +336,10 @@ pub fn outcome(outcome: &Outcome, format: OutputFormat) {
     println!("  status          {state}");
     // Astro gives the address without a scheme; printed with one, terminals make it a link.
     let ui = astro_api::airflow::with_scheme(&outcome.web_server_url);
-    println!("  Airflow UI      {}", ui.as_deref().unwrap_or("(none yet)"));
+    println!(
+        "  Airflow UI      {}",
+        ui.as_deref().unwrap_or("(none yet)")
+    );
     for warning in &outcome.warnings {
         println!("  warning         {warning}");
     }
