@@ -239,6 +239,51 @@ async fn a_pull_request_opens_pushes_reruns_and_closes_its_preview() {
     );
     assert_eq!(previews["previews"][0]["branch"], "feature/orders");
     assert_eq!(previews["previews"][0]["review"], 7);
+    let status = previews["previews"][0]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ["DEPLOYING", "HEALTHY"].contains(&status.as_str()),
+        "the Deployment's status as Astro gives it: {previews}"
+    );
+    assert!(
+        previews["previews"][0]["createdAt"].is_string(),
+        "{previews}"
+    );
+    // The text listing: a header, then the preview's branch, review, age and status.
+    let mut text_args = vec!["preview".to_owned(), "list".to_owned()];
+    text_args.extend(["--base-deployment-id".to_owned(), setup.deployment()]);
+    let text = setup.run(&text_args).await;
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let mut lines = text.stdout.lines().skip(1);
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "BRANCH", "REVIEW", "AGE", "STATUS", "ID"],
+        "{}",
+        text.stdout
+    );
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.len(), 6, "{row:?}");
+    assert_eq!(
+        [row[1], row[2], row[5]],
+        ["feature/orders", "#7", id.as_str()],
+        "{row:?}"
+    );
+    // Made minutes ago at most; counted in minutes below an hour.
+    let minutes = row[3].strip_suffix('m').and_then(|m| m.parse::<u32>().ok());
+    assert!(minutes.is_some_and(|m| m < 60), "{row:?}");
+    // The status may have moved on since the JSON listing (the rollout takes 100 ms).
+    assert!(["DEPLOYING", "HEALTHY"].contains(&row[4]), "{row:?}");
 
     // The pull request closes: its preview goes, and deleting it again succeeds.
     let closed = preview(&setup, "delete", &["--review", "7"]).await.ok();
