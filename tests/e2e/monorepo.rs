@@ -349,8 +349,9 @@ async fn deploy_all_runs_at_most_jobs_deploys_at_once() {
     let emulator = start().await;
     let (repo, mut before) = monorepo(&emulator).await;
 
-    // Each bundle upload waits 400 ms, so deploys that run together overlap in the store; the
-    // peak of uploads in flight is how many deploys ran at once.
+    // Each bundle upload waits 1.5 s, so deploys that run together overlap in the store, with
+    // room for a slow machine to start the second; the peak of uploads in flight is how many
+    // deploys ran at once.
     let mut peaks = Vec::new();
     for (round, jobs) in ["1", "2"].into_iter().enumerate() {
         write(
@@ -365,7 +366,7 @@ async fn deploy_all_runs_at_most_jobs_deploys_at_once() {
         );
         let after = commit(repo.path(), "DAGs of both");
         emulator.add_fault(
-            emulator::Fault::latency(Duration::from_millis(400))
+            emulator::Fault::latency(Duration::from_millis(1500))
                 .method("PUT")
                 .path_contains("/blobs/")
                 .times(2),

@@ -158,7 +158,7 @@ async fn blocks_go_up_in_parallel_but_never_more_at_once_than_configured() {
     let blocks: u32 = 9;
     // Each block is answered late, so that the uploader's parallelism shows at the server.
     emulator.add_fault(
-        Fault::latency(Duration::from_millis(200))
+        Fault::latency(Duration::from_millis(500))
             .method("PUT")
             .path_contains("/blobs/")
             .times(blocks),
