@@ -507,7 +507,7 @@ async fn a_pull_request_preview_is_linked_from_the_pull_request_and_deleted_with
     };
     assert!(preview_name.contains("feature-new-dag"), "{preview_name}");
     // The preview was up before anything was deployed to it: the emulator answers CREATING
-    // for a while after a create, and a deploy must wait for HEALTHY.
+    // for a while after a create (100 ms here), and a deploy must wait for HEALTHY.
     let exchanges = setup.emulator.exchanges();
     let preview_path = format!("/deployments/{preview_id}");
     let first_deploy = exchanges
@@ -519,7 +519,22 @@ async fn a_pull_request_preview_is_linked_from_the_pull_request_and_deleted_with
         .filter(|e| e.method == "GET" && e.path.ends_with(&preview_path))
         .filter_map(|e| e.response_body.as_ref()?["status"].as_str())
         .collect();
-    assert_eq!(seen.first(), Some(&"CREATING"), "{seen:?}");
+    let created = exchanges
+        .iter()
+        .find(|e| {
+            e.method == "POST"
+                && e.response_body
+                    .as_ref()
+                    .is_some_and(|b| b["id"] == serde_json::json!(preview_id))
+        })
+        .and_then(|e| e.response_body.as_ref())
+        .map(|b| b["status"].clone());
+    assert_eq!(
+        created,
+        Some(serde_json::json!("CREATING")),
+        "a new Deployment starts CREATING"
+    );
+    // However fast or slow the machine, the last read before the deploy saw it HEALTHY.
     assert_eq!(seen.last(), Some(&"HEALTHY"), "{seen:?}");
 
     // The pull request closes: the preview goes, and so does its environment.
