@@ -732,3 +732,79 @@ async fn podman_builds_and_pushes_an_image_deploy_too() {
         "with DAG deploys on, the DAGs ship as a bundle, not in the image"
     );
 }
+
+#[tokio::test]
+async fn build_args_and_secrets_reach_the_build_and_the_secret_stays_out_of_the_image() {
+    let setup = setup("12.2.0").await;
+    let secret = "index-url = https://user:s3cr3t-never-in-the-image@pypi.example/simple\n";
+    let files = tempfile::tempdir().unwrap();
+    let secret_file = files.path().join("pip.conf");
+    std::fs::write(&secret_file, secret).unwrap();
+    let dockerfile = std::fs::read_to_string(setup.project.path().join("Dockerfile")).unwrap();
+    setup.write(
+        "Dockerfile",
+        &format!(
+            "{dockerfile}ARG GREETING\n\
+             RUN --mount=type=secret,id=pip_conf,uid=50000 sha256sum /run/secrets/pip_conf \
+             > /usr/local/airflow/.pip-conf-sha256 \
+             && echo \"$GREETING\" > /usr/local/airflow/.greeting\n"
+        ),
+    );
+    let secret_flag = format!("id=pip_conf,src={}", secret_file.display());
+
+    let run = setup
+        .deploy(&[
+            "--type",
+            "image-and-dags",
+            "--build-arg",
+            "GREETING=hello from a build arg",
+            "--build-secret",
+            &secret_flag,
+        ])
+        .await;
+    assert!(!run.stderr.contains("s3cr3t"), "the secret reached the log");
+    let deployed = run.ok();
+
+    assert_eq!(deployed["image"]["route"], "full-build", "{deployed}");
+    let unpacked = tempfile::tempdir().unwrap();
+    let rootfs = setup.unpack(
+        deployed["image"]["reference"].as_str().unwrap(),
+        unpacked.path(),
+    );
+    let greeting = std::fs::read_to_string(rootfs.join("usr/local/airflow/.greeting")).unwrap();
+    assert_eq!(greeting, "hello from a build arg\n");
+    use sha2::Digest as _;
+    let digest = format!("{:x}", sha2::Sha256::digest(secret.as_bytes()));
+    let seen = std::fs::read_to_string(rootfs.join("usr/local/airflow/.pip-conf-sha256")).unwrap();
+    assert!(
+        seen.starts_with(&digest),
+        "the build read the secret: {seen}"
+    );
+    let mut leaked = Vec::new();
+    for entry in walk(&rootfs) {
+        if std::fs::read(&entry).is_ok_and(|bytes| bytes.windows(5).any(|w| w == b"s3cr3")) {
+            leaked.push(entry);
+        }
+    }
+    assert_eq!(
+        leaked,
+        Vec::<std::path::PathBuf>::new(),
+        "the secret is in the image"
+    );
+}
+
+/// Every regular file under `root`, without following links.
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => folders.push(entry.path()),
+                Ok(kind) if kind.is_file() => files.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    files
+}
