@@ -313,6 +313,55 @@ async fn a_token_near_its_expiry_is_a_warning_in_the_job_summary() {
 }
 
 #[tokio::test]
+async fn a_token_that_may_not_write_deployments_is_a_warning_not_a_failure() {
+    let emulator = start().await;
+    let id = emulator.info().deployments.dags_enabled.clone();
+    let github = e2e_tests::fake_github::FakeGithub::start().await;
+    github.state().refuse_deployments = true;
+    let (repo, first) = checkout();
+    let second = change_a_dag(repo.path());
+    let payload = serde_json::json!({
+        "ref": "refs/heads/main", "before": first, "after": second,
+        "created": false, "deleted": false, "forced": false,
+        "repository": { "full_name": "acme/airflow", "default_branch": "main" }
+    });
+    let token = emulator.info().api_token.clone();
+    let run = ActionsRun {
+        astro: (emulator.base_url(), &token),
+        event: ("push", &payload),
+        env: vec![
+            ("GITHUB_SHA", second.clone()),
+            ("GITHUB_REF", "refs/heads/main".to_owned()),
+            ("GITHUB_REF_NAME", "main".to_owned()),
+            ("GITHUB_API_URL", github.url().to_owned()),
+        ],
+        github_token: Some(GITHUB_TOKEN),
+    };
+    let args = ["ci", "github", "--type", "infer", "--project", "airflow"];
+    let args = [&args[..], &["--deployment-id", &id]].concat();
+
+    let step = run.step(repo.path(), &args).await;
+
+    assert_eq!(
+        step.code, 0,
+        "the deploy succeeded:\n{}\n{}",
+        step.stdout, step.stderr
+    );
+    assert_eq!(creates(&emulator), 1);
+    let warning = step
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::warning") && l.contains("GitHub did not let the token"))
+        .unwrap_or_else(|| panic!("no warning annotation:\n{}", step.stdout));
+    assert!(warning.contains("deployments: write"), "{warning}");
+    assert!(
+        warning.contains("the deploy itself is not affected"),
+        "{warning}"
+    );
+    assert!(github.state().deployments.is_empty());
+}
+
+#[tokio::test]
 async fn a_push_that_changes_nothing_in_the_project_skips_and_says_why() {
     let emulator = start().await;
     let id = emulator.info().deployments.dags_enabled.clone();

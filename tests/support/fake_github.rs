@@ -32,6 +32,8 @@ pub struct GithubState {
     pub pulls: Vec<(u64, &'static str, bool)>,
     /// Branches that exist, as git names them.
     pub branches: Vec<String>,
+    /// Answer Deployment writes 403, as GitHub does for a token without `deployments: write`.
+    pub refuse_deployments: bool,
     next_id: u64,
 }
 
@@ -127,6 +129,10 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, body: Byt
                 .collect();
             (200, json!(listed))
         }
+        ("POST", ["repos", _, _, "deployments"]) if state.refuse_deployments => (
+            403,
+            json!({"message": "Resource not accessible by integration"}),
+        ),
         ("POST", ["repos", _, _, "deployments"]) => {
             let id = state.next_id();
             let mut deployment = request.clone();
