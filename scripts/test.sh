@@ -24,6 +24,7 @@ step "Linting (cargo clippy)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Running tests (cargo test)"
-cargo test --workspace --locked
+# Every test binary runs even after one fails, so that a red run shows all that is wrong.
+cargo test --workspace --locked --no-fail-fast
 
 step "All checks and tests passed"
