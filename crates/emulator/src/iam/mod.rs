@@ -23,7 +23,6 @@ mod tokens;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::routing::any;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -32,7 +31,7 @@ use time::OffsetDateTime;
 use crate::auth::{self, Caller};
 use crate::clock;
 use crate::model::Subject;
-use crate::platform::{serve, ApiError, Served, Verb};
+use crate::platform::{router_of, serve, Served, Verb};
 use crate::server::App;
 use crate::state::State;
 
@@ -77,21 +76,7 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// The routes, under the spec's own parameter names, so that a recorded exchange's matched
 /// route is the spec's path template.
 pub(crate) fn routes() -> Router<App> {
-    let mut router = Router::new();
-    // Routing one path again adds the method to it (axum refuses the same method twice).
-    for served in table() {
-        router = router.route(&format!("{PREFIX}{}", served.template), served.route);
-    }
-    router
-        .route(&format!("{PREFIX}/{{*rest}}"), any(not_served))
-        .method_not_allowed_fallback(not_served)
-}
-
-async fn not_served(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        format!("the emulator does not serve `{method} {}`", uri.path()),
-    )
+    router_of(PREFIX, table())
 }
 
 /// The IAM part of the state.

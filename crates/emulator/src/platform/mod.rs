@@ -177,13 +177,19 @@ impl Op {
 /// The routes, registered under the spec's own parameter names so that a recorded exchange's
 /// matched route is the spec's path template; anything else under the prefix answers 404.
 pub(crate) fn routes() -> Router<App> {
+    router_of(PREFIX, table())
+}
+
+/// The router of `table` under `prefix`: each served operation, and a 404 in the API's error
+/// shape for anything else under the prefix. Also the IAM API's.
+pub(crate) fn router_of(prefix: &str, table: Vec<Served>) -> Router<App> {
     let mut router = Router::new();
     // Routing one path again adds the method to it (axum refuses the same method twice).
-    for served in table() {
-        router = router.route(&format!("{PREFIX}{}", served.template), served.route);
+    for served in table {
+        router = router.route(&format!("{prefix}{}", served.template), served.route);
     }
     router
-        .route(&format!("{PREFIX}/{{*rest}}"), any(not_served))
+        .route(&format!("{prefix}/{{*rest}}"), any(not_served))
         .method_not_allowed_fallback(not_served)
 }
 
