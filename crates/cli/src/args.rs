@@ -183,7 +183,15 @@ pub struct PolicyCheckArgs {
     #[arg(long, env = "ASTRO_WORKSPACE_ID")]
     pub workspace_id: Option<String>,
 
-    /// The branch being deployed [default: the CI run's, else git's].
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+/// What the deploy policy judges a change on (the run's branch, the config file, whether a
+/// local run is allowed), and where the API is.
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// The branch this runs for [default: the CI run's, else git's].
     #[arg(long)]
     pub branch: Option<String>,
 
@@ -578,24 +586,6 @@ pub struct TokenListArgs {
     pub api: ApiArgs,
 }
 
-/// What the policy judges a token change on, and where the API is.
-#[derive(Debug, Args)]
-pub struct TokenChangeArgs {
-    /// The branch this runs for [default: the CI run's, else git's].
-    #[arg(long)]
-    pub branch: Option<String>,
-
-    /// The project config file with the `policy:` section (used when it exists).
-    #[arg(long, value_name = "FILE", default_value = "astro-deploy.yaml")]
-    pub config: PathBuf,
-
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
 #[derive(Debug, Args)]
 pub struct TokenRotateArgs {
     /// The API token to rotate (its id, as `token list` shows it).
@@ -603,7 +593,7 @@ pub struct TokenRotateArgs {
     pub token_id: String,
 
     #[command(flatten)]
-    pub change: TokenChangeArgs,
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -633,7 +623,7 @@ pub struct TokenCreateArgs {
     pub deployment_id: Option<String>,
 
     #[command(flatten)]
-    pub change: TokenChangeArgs,
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -689,17 +679,6 @@ pub struct DeploymentApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The branch this runs for [default: the CI run's, else git's].
-    #[arg(long)]
-    pub branch: Option<String>,
-
-    /// The project config file with the `policy:` section (used when it exists).
-    #[arg(long, value_name = "CONFIG", default_value = "astro-deploy.yaml")]
-    pub config: PathBuf,
-
     #[command(flatten)]
-    pub policy: PolicyArgs,
-
-    #[command(flatten)]
-    pub api: ApiArgs,
+    pub change: ChangeArgs,
 }

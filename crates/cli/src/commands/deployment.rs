@@ -10,7 +10,7 @@ use std::error::Error as _;
 use std::path::Path;
 
 use deploy::deployment_file::{self, Application, DeploymentFile, DeploymentFileError};
-use deploy::pipeline::{self, PolicyInputs, Target};
+use deploy::pipeline::{self, Target};
 use deploy::policy::DeploymentFacts;
 use deploy::FailureKind;
 use serde_json::json;
@@ -46,7 +46,7 @@ async fn inspect(args: DeploymentInspectArgs, format: OutputFormat) -> Result<()
 
 async fn apply(args: DeploymentApplyArgs, format: OutputFormat) -> Result<(), Failure> {
     let file = DeploymentFile::load(&args.file).map_err(file_failure)?;
-    let connection = config::connect(&args.api)?;
+    let connection = config::connect(&args.change.api)?;
     let client = &connection.client;
     let deployment = pipeline::resolve_target(client, &target(&args.target)?)
         .await
@@ -56,11 +56,7 @@ async fn apply(args: DeploymentApplyArgs, format: OutputFormat) -> Result<(), Fa
 
     let changed = !application.changes.is_empty();
     if changed {
-        let inputs = PolicyInputs {
-            config: super::policy::load(&args.config)?,
-            run: super::policy::run_facts(&args.policy, args.branch.as_deref(), Path::new("."))
-                .await?,
-        };
+        let inputs = super::policy::change_inputs(&args.change).await?;
         let token = pipeline::token_facts(client, &connection.claims).await;
         super::policy::require_with(&inputs, DeploymentFacts::from(&deployment), &token)?;
     }

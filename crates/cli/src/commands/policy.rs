@@ -10,7 +10,9 @@ use deploy::pipeline::{self, PolicyInputs, Target};
 use deploy::policy::{Decision, DeploymentFacts, PolicyConfig, RunFacts, TokenFacts, Verdict};
 use serde_json::json;
 
-use crate::args::{OutputFormat, PolicyArgs, PolicyCheckArgs, PolicyCommand, PolicyEnforceArgs};
+use crate::args::{
+    ChangeArgs, OutputFormat, PolicyArgs, PolicyCheckArgs, PolicyCommand, PolicyEnforceArgs,
+};
 use crate::config;
 use crate::exit::{Code, Failure};
 use crate::report::print_json;
@@ -72,6 +74,14 @@ pub async fn run_facts(
     })
 }
 
+/// The policy's config and this run's facts, for a change named by `args`.
+pub async fn change_inputs(args: &ChangeArgs) -> Result<PolicyInputs, Failure> {
+    Ok(PolicyInputs {
+        config: load(&args.config)?,
+        run: run_facts(&args.policy, args.branch.as_deref(), Path::new(".")).await?,
+    })
+}
+
 /// Judges the policy for a change to `deployment` that does not go through the deploy
 /// pipeline (previews); a denial is a failure with its own exit code. The token is judged on
 /// what IAM says of it where it may read itself, else on its claims, as for a deploy.
@@ -103,13 +113,11 @@ pub fn require_with(
 }
 
 async fn check(args: PolicyCheckArgs, format: OutputFormat) -> Result<(), Failure> {
-    let config = load(&args.config)?;
-    let run = run_facts(&args.policy, args.branch.as_deref(), Path::new(".")).await?;
-    let connection = config::connect(&args.api)?;
+    let inputs = change_inputs(&args.change).await?;
+    let connection = config::connect(&args.change.api)?;
     let deployment = pipeline::resolve_target(&connection.client, &target(&args)?)
         .await
         .map_err(Failure::from_deploy)?;
-    let inputs = PolicyInputs { config, run };
     let token = pipeline::token_facts(&connection.client, &connection.claims).await;
     let decision = inputs.decide(DeploymentFacts::from(&deployment), &token);
 

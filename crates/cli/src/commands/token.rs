@@ -6,15 +6,13 @@
 //! defaults refuse forks and `pull_request_target`, and a run outside CI needs --allow-local.
 //! The new value goes to stdout once, and nowhere else: never to a log, an error or a hint.
 
-use std::path::Path;
-
 use astro_api::iam::{CreateTokenRequest, IamToken, TokenFilter, TokenRole, TokenType};
-use deploy::pipeline::{self, policy_warnings, PolicyInputs};
+use deploy::pipeline::{self, policy_warnings};
 use deploy::policy::{Decision, DeploymentFacts, Verdict};
 use serde_json::{json, Value};
 
 use crate::args::{
-    OutputFormat, TokenChangeArgs, TokenCommand, TokenCreateArgs, TokenListArgs, TokenRotateArgs,
+    ChangeArgs, OutputFormat, TokenCommand, TokenCreateArgs, TokenListArgs, TokenRotateArgs,
 };
 use crate::config::{self, Connection};
 use crate::exit::Failure;
@@ -143,15 +141,12 @@ async fn create(args: TokenCreateArgs, format: OutputFormat) -> Result<(), Failu
 /// Judges the deploy policy for a change to the token `id` (`name`); a denial is a failure
 /// with its own exit code, before anything changes.
 async fn judge(
-    args: &TokenChangeArgs,
+    args: &ChangeArgs,
     connection: &Connection,
     id: &str,
     name: &str,
 ) -> Result<Decision, Failure> {
-    let inputs = PolicyInputs {
-        config: super::policy::load(&args.config)?,
-        run: super::policy::run_facts(&args.policy, args.branch.as_deref(), Path::new(".")).await?,
-    };
+    let inputs = super::policy::change_inputs(args).await?;
     let target = DeploymentFacts {
         id: id.to_owned(),
         name: format!("API token {name}"),
