@@ -470,7 +470,12 @@ pub struct PreviewDeployArgs {
     pub project: PathBuf,
 
     /// What to deploy to an existing preview; a new preview always gets the whole project.
-    #[arg(long = "type", env = "ASTRO_DEPLOY_TYPE", value_enum, default_value_t = DeployTypeArg::Infer)]
+    #[arg(
+        long = "type",
+        env = "ASTRO_DEPLOY_TYPE",
+        value_enum,
+        default_value_t = DeployTypeArg::Infer
+    )]
     pub deploy_type: DeployTypeArg,
 
     /// A description shown with the deploy in Astro (default: the CI run, when there is one).

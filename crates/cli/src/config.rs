@@ -1,6 +1,7 @@
 //! Settings from the environment, read once, with `envy`.
 
 use astro_api::{ApiToken, Client, ClientConfig, TokenClaims};
+use deploy::pipeline::Target;
 use serde::Deserialize;
 
 use crate::args::ApiArgs;
@@ -62,4 +63,21 @@ pub fn connect(args: &ApiArgs) -> Result<Connection, Failure> {
         claims,
         token,
     })
+}
+
+/// The Deployment that `--deployment-id` or else `--deployment-name` (looked up in
+/// `--workspace-id` when given) names; `None` when neither is given.
+pub fn target(
+    id: Option<&String>,
+    name: Option<&String>,
+    workspace_id: Option<&String>,
+) -> Option<Target> {
+    match (id, name) {
+        (Some(id), _) => Some(Target::Id(id.clone())),
+        (None, Some(name)) => Some(Target::Name {
+            name: name.clone(),
+            workspace_id: workspace_id.cloned(),
+        }),
+        (None, None) => None,
+    }
 }

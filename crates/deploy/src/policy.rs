@@ -157,7 +157,6 @@ pub struct DeploymentFacts {
     pub is_cicd_enforced: bool,
     pub is_development_mode: bool,
     /// A preview Deployment (or the previews of a base): judged by the `previews:` rules.
-    #[serde(default)]
     pub is_preview: bool,
 }
 

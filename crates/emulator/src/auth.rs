@@ -5,10 +5,11 @@
 //! `org_id`, `scope`, `permissions` (`organizationId:<id>`, `workspaceId:<id>`,
 //! `deploymentId:<id>`), `version`, `isAstronomerGenerated`, `kid`, `apiTokenId`, and the
 //! registered `iss`, `sub`, `aud`, `iat`, `exp`, and a `jti` that makes each value unique (so
-//! that a rotation in the same second as the mint still gives a new value). A token without `permissions` is a user session
-//! token: it may do what an Organization Owner may, except deploy to a Deployment that enforces
-//! CI/CD. An API token also has to be one IAM holds, with a value IAM handed out (see
-//! [`crate::iam`]). Messages about a bad token never contain the token.
+//! that a rotation in the same second as the mint still gives a new value). A token without
+//! `permissions` is a user session token: it may do what an Organization Owner may, except
+//! deploy to a Deployment that enforces CI/CD. An API token also has to be one IAM holds, with
+//! a value IAM handed out (see [`crate::iam`]). Messages about a bad token never contain the
+//! token.
 
 use std::time::Duration;
 

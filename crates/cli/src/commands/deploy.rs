@@ -42,15 +42,10 @@ fn inputs(
     image: ImageRequest,
     policy: PolicyInputs,
 ) -> DeployInputs {
-    let target = match (&args.deployment_id, &args.deployment_name) {
-        (Some(id), _) => Target::Id(id.clone()),
-        (None, Some(name)) => Target::Name {
-            name: name.clone(),
-            workspace_id: args.workspace_id.clone(),
-        },
-        // clap requires one of the two.
-        (None, None) => Target::Id(String::new()),
-    };
+    let (id, name) = (args.deployment_id.as_ref(), args.deployment_name.as_ref());
+    // clap requires one of the two.
+    let target = config::target(id, name, args.workspace_id.as_ref())
+        .unwrap_or_else(|| Target::Id(String::new()));
     let kind = match args.deploy_type {
         DeployTypeArg::Dags => DeployKind::Dags,
         DeployTypeArg::Image => DeployKind::Image,

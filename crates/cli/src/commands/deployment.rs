@@ -138,17 +138,10 @@ impl Report<'_> {
 }
 
 fn target(args: &DeploymentTargetArgs) -> Result<Target, Failure> {
-    match (&args.deployment_id, &args.deployment_name) {
-        (Some(id), _) => Ok(Target::Id(id.clone())),
-        (None, Some(name)) => Ok(Target::Name {
-            name: name.clone(),
-            workspace_id: args.workspace_id.clone(),
-        }),
-        (None, None) => {
-            Err(Failure::input("no Deployment given")
-                .hint("give --deployment-id or --deployment-name"))
-        }
-    }
+    let (id, name) = (args.deployment_id.as_ref(), args.deployment_name.as_ref());
+    config::target(id, name, args.workspace_id.as_ref()).ok_or_else(|| {
+        Failure::input("no Deployment given").hint("give --deployment-id or --deployment-name")
+    })
 }
 
 fn file_failure(error: DeploymentFileError) -> Failure {

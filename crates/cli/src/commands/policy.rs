@@ -100,7 +100,12 @@ pub fn require_with(
     deployment: DeploymentFacts,
     token: &TokenFacts,
 ) -> Result<Decision, Failure> {
-    let decision = inputs.decide(deployment, token);
+    admit(inputs.decide(deployment, token))
+}
+
+/// Acts on a decision: a denial is a failure with its own exit code, before anything changes;
+/// otherwise its warnings go to the log.
+pub fn admit(decision: Decision) -> Result<Decision, Failure> {
     if !decision.allowed() {
         return Err(Failure::from_deploy(deploy::DeployError::PolicyDenied(
             Box::new(decision),
@@ -142,15 +147,11 @@ async fn check(args: PolicyCheckArgs, format: OutputFormat) -> Result<(), Failur
 }
 
 fn target(args: &PolicyCheckArgs) -> Result<Target, Failure> {
-    match (&args.deployment_id, &args.deployment_name) {
-        (Some(id), _) => Ok(Target::Id(id.clone())),
-        (None, Some(name)) => Ok(Target::Name {
-            name: name.clone(),
-            workspace_id: args.workspace_id.clone(),
-        }),
-        (None, None) => Err(Failure::input("no Deployment to check the policy for")
-            .hint("give --deployment-id or --deployment-name")),
-    }
+    let (id, name) = (args.deployment_id.as_ref(), args.deployment_name.as_ref());
+    config::target(id, name, args.workspace_id.as_ref()).ok_or_else(|| {
+        Failure::input("no Deployment to check the policy for")
+            .hint("give --deployment-id or --deployment-name")
+    })
 }
 
 fn print_decision(decision: &Decision, run: &RunFacts) {

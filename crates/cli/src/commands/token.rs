@@ -7,8 +7,8 @@
 //! The new value goes to stdout once, and nowhere else: never to a log, an error or a hint.
 
 use astro_api::iam::{CreateTokenRequest, IamToken, TokenFilter, TokenRole, TokenType};
-use deploy::pipeline::{self, policy_warnings};
-use deploy::policy::{Decision, DeploymentFacts, Verdict};
+use deploy::pipeline;
+use deploy::policy::{DeploymentFacts, Verdict};
 use serde_json::{json, Value};
 
 use crate::args::{
@@ -145,7 +145,7 @@ async fn judge(
     connection: &Connection,
     id: &str,
     name: &str,
-) -> Result<Decision, Failure> {
+) -> Result<(), Failure> {
     let inputs = super::policy::change_inputs(args).await?;
     let target = DeploymentFacts {
         id: id.to_owned(),
@@ -156,30 +156,13 @@ async fn judge(
     };
     let token = pipeline::token_facts(&connection.client, &connection.claims).await;
 
-    let decision = inputs.decide(target, &token);
-    if !decision.allowed() {
-        return Err(Failure::from_deploy(deploy::DeployError::PolicyDenied(
-            Box::new(decision),
-        )));
-    }
+    let mut decision = inputs.decide(target, &token);
     // Only an Organization or Workspace token may manage tokens: a Deployment token would
     // not do here, so the rule's advice to use one is left out.
-    let scope_advice = |result: &&deploy::policy::RuleResult| {
-        result.rule == "token-scope" && result.verdict == Verdict::Warn
-    };
-    let advised = Decision {
-        results: decision
-            .results
-            .iter()
-            .filter(|result| !scope_advice(result))
-            .cloned()
-            .collect(),
-        ..decision.clone()
-    };
-    for warning in policy_warnings(&advised) {
-        tracing::warn!("{warning}");
-    }
-    Ok(decision)
+    decision
+        .results
+        .retain(|result| !(result.rule == "token-scope" && result.verdict == Verdict::Warn));
+    super::policy::admit(decision).map(|_| ())
 }
 
 /// Prints a token IAM just made, value included, on stdout only; the warning to keep it goes

@@ -787,7 +787,7 @@ pub async fn push(
     token: &str,
     progress: &dyn registry::PushProgress,
 ) -> Result<registry::PushReport, DeployError> {
-    let client = client_for(target.registry(), Some(astro_login(token)), None)?;
+    let client = registry_client(target.registry(), token)?;
     registry::push_image(&client, &image.source, target, progress)
         .await
         .map_err(DeployError::Registry)
