@@ -486,3 +486,20 @@ async fn without_a_base_the_error_says_where_to_name_one() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_policy_for_main_lets_a_feature_branch_have_its_whole_preview() {
+    let setup = setup().await;
+    // `default` keeps every Deployment to main; previews heed only `previews:` (none here), in
+    // the preview's own check and in the plan of the deploy to it alike.
+    let config = "version: 1\nprojects:\n  - name: analytics\n    root: .\n    preview:\n      \
+                  development-mode: true\npolicy:\n  default: { branches: [main] }\n";
+    setup.write("astro-deploy.yaml", config);
+
+    let created = preview(&setup, "create", &["--branch", "feature/orders", "--wait"]).await;
+
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let created = created.json();
+    assert_eq!(created["created"], true, "{created}");
+    assert_eq!(created["deploy"]["state"], "live", "{created}");
+}

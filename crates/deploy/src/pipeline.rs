@@ -116,11 +116,18 @@ pub struct DeployInputs {
 pub struct PolicyInputs {
     pub config: PolicyConfig,
     pub run: RunFacts,
+    /// The change is to preview Deployments: whatever Deployment is judged, the `previews:`
+    /// rules apply, in the preview commands' own checks and in the plan of their deploys alike.
+    pub previews: bool,
 }
 
 impl PolicyInputs {
     /// Judges the policy for `deployment` and the token; changes nothing.
     pub fn decide(&self, deployment: DeploymentFacts, token: &TokenFacts) -> Decision {
+        let deployment = DeploymentFacts {
+            is_preview: deployment.is_preview || self.previews,
+            ..deployment
+        };
         let facts = Facts {
             run: self.run.clone(),
             deployment,

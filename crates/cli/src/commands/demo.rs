@@ -176,6 +176,7 @@ pub async fn run(args: DemoArgs, format: OutputFormat) -> Result<(), Failure> {
                 default_branch: Some("main".to_owned()),
                 ..RunFacts::default()
             },
+            previews: false,
         },
     };
     let reporter = Reporter::new();

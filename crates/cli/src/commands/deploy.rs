@@ -64,7 +64,11 @@ pub(super) async fn policy_inputs(
     let config = super::policy::load(&args.monorepo.config)?;
     let run =
         super::policy::run_facts(&args.policy, args.monorepo.branch.as_deref(), project).await?;
-    Ok(PolicyInputs { config, run })
+    Ok(PolicyInputs {
+        config,
+        run,
+        previews: false,
+    })
 }
 
 /// The inputs every deploy of one command shares, for one target, kind and project.

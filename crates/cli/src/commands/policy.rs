@@ -79,6 +79,7 @@ pub async fn change_inputs(args: &ChangeArgs) -> Result<PolicyInputs, Failure> {
     Ok(PolicyInputs {
         config: load(&args.config)?,
         run: run_facts(&args.policy, args.branch.as_deref(), Path::new(".")).await?,
+        previews: false,
     })
 }
 

@@ -211,13 +211,14 @@ async fn require_for_previews(
     let policy = PolicyInputs {
         config: super::policy::load(&args.config)?,
         run,
+        previews: true,
     };
     let facts = DeploymentFacts {
         id: context.base.id.clone(),
         name: format!("the previews of {}", context.base.name),
         is_cicd_enforced: context.base.is_cicd_enforced,
         is_development_mode: context.settings.overrides().development_mode,
-        is_preview: true,
+        is_preview: false,
     };
     super::policy::require(&policy, facts, &context.connection)
         .await
@@ -307,13 +308,14 @@ pub async fn run_deploy(args: &PreviewDeployArgs, step: Step) -> Result<PreviewR
     let policy = PolicyInputs {
         config: super::policy::load(&args.base.config)?,
         run: super::policy::run_facts(&args.base.policy, Some(&branch), &args.project).await?,
+        previews: true,
     };
     let facts = DeploymentFacts {
         id: context.base.id.clone(),
         name: preview::preview_name(&context.base.id, &context.base.name, &branch),
         is_cicd_enforced: context.base.is_cicd_enforced,
         is_development_mode: options.overrides.development_mode,
-        is_preview: true,
+        is_preview: false,
     };
     super::policy::require(&policy, facts, &context.connection).await?;
 
