@@ -92,21 +92,7 @@ impl Setup {
     }
 
     async fn get_deployment(&self, id: &str) -> Value {
-        let info = self.emulator.info();
-        let url = format!(
-            "{}/platform/v1beta1/organizations/{}/deployments/{id}",
-            self.emulator.base_url(),
-            info.organization_id
-        );
-        reqwest::Client::new()
-            .get(url)
-            .bearer_auth(&info.api_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        e2e_tests::cli::get_deployment(&self.emulator, id).await
     }
 
     /// `deployment inspect` of `id`, written to `name` in the folder.

@@ -511,21 +511,8 @@ fn merge_request_variables(branch: &str, iid: &str) -> Vec<(&'static str, String
 
 /// The emulator's Deployments, as its Platform API lists them.
 async fn listed_deployments(emulator: &RunningEmulator) -> Vec<serde_json::Value> {
-    let info = emulator.info();
-    let url = format!(
-        "{}/platform/v1beta1/organizations/{}/deployments",
-        emulator.base_url(),
-        info.organization_id
-    );
-    let listed: serde_json::Value = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(&info.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = reqwest::Method::GET;
+    let listed = e2e_tests::cli::platform(emulator, get, "/deployments", None).await;
     listed["deployments"]
         .as_array()
         .cloned()

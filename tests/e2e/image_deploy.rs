@@ -477,22 +477,7 @@ fn users(logins: &[String]) -> Vec<&str> {
 }
 
 async fn get_deployment(setup: &Setup) -> Value {
-    let info = setup.emulator.info();
-    let url = format!(
-        "{}/platform/v1beta1/organizations/{}/deployments/{}",
-        setup.emulator.base_url(),
-        info.organization_id,
-        setup.deployment()
-    );
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(&info.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_deployment_by_id(setup, &setup.deployment()).await
 }
 
 #[tokio::test]
@@ -534,12 +519,6 @@ async fn without_dag_deploys_the_dags_ship_inside_the_image() {
 /// person may deploy to from a laptop with `--allow-local`.
 async fn laptop_deployment(setup: &Setup) -> String {
     let base = get_deployment(setup).await;
-    let info = setup.emulator.info();
-    let url = format!(
-        "{}/platform/v1beta1/organizations/{}/deployments",
-        setup.emulator.base_url(),
-        info.organization_id
-    );
     let body = serde_json::json!({
         "type": "STANDARD",
         "name": "laptop-dev",
@@ -556,16 +535,9 @@ async fn laptop_deployment(setup: &Setup) -> String {
         "resourceQuotaCpu": "10",
         "resourceQuotaMemory": "20Gi",
     });
-    let created: Value = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(&info.api_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = reqwest::Method::POST;
+    let created =
+        e2e_tests::cli::platform(&setup.emulator, post, "/deployments", Some(&body)).await;
     created["id"]
         .as_str()
         .expect("a created Deployment")
@@ -649,21 +621,7 @@ async fn on_a_terminal_each_layer_gets_a_progress_bar() {
 }
 
 async fn get_deployment_by_id(setup: &Setup, id: &str) -> Value {
-    let info = setup.emulator.info();
-    let url = format!(
-        "{}/platform/v1beta1/organizations/{}/deployments/{id}",
-        setup.emulator.base_url(),
-        info.organization_id
-    );
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(&info.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    e2e_tests::cli::get_deployment(&setup.emulator, id).await
 }
 
 /// `podman` and the options that make it build here: its own `vfs` storage, no cgroups

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2e_tests::cli::{changing_requests, run_cli, CliRun};
+use e2e_tests::cli::{changing_requests, get_deployment, run_cli, CliRun};
 use emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 
@@ -319,24 +319,6 @@ async fn a_token_near_its_expiry_or_wider_than_needed_deploys_with_warnings() {
     )
     .await;
     assert!(text.stderr.contains("token-expiry"), "{}", text.stderr);
-}
-
-async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
-    let info = emulator.info();
-    let url = format!(
-        "{}/platform/v1beta1/organizations/{}/deployments/{id}",
-        emulator.base_url(),
-        info.organization_id
-    );
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(&info.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Creates an API token through the emulator's IAM API with the seeded Organization token;

@@ -57,3 +57,38 @@ pub fn changing_requests(exchanges: &[Exchange]) -> Vec<String> {
         .map(|e| format!("{} {}", e.method, e.path))
         .collect()
 }
+
+/// `method` on `path` under the emulator's organization in the Platform API
+/// (`/platform/v1beta1/organizations/{org}{path}`), as its seeded token; the JSON answer.
+pub async fn platform(
+    emulator: &RunningEmulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Value {
+    let info = emulator.info();
+    let url = format!(
+        "{}/platform/v1beta1/organizations/{}{path}",
+        emulator.base_url(),
+        info.organization_id
+    );
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(&info.api_token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("the emulator answers");
+    response.json().await.expect("a JSON answer")
+}
+
+/// The Deployment `id`, as the Platform API answers it.
+pub async fn get_deployment(emulator: &RunningEmulator, id: &str) -> Value {
+    platform(
+        emulator,
+        reqwest::Method::GET,
+        &format!("/deployments/{id}"),
+        None,
+    )
+    .await
+}
